@@ -1,0 +1,29 @@
+# The two Quick start commands. Both create .venv and install pinned dependencies on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+# Runs the bot on Telegram when BOT_TOKEN is configured, otherwise the offline console.
+run: $(STAMP)
+	@if [ -n "$$BOT_TOKEN" ] || grep -qsE '^BOT_TOKEN=.+' .env; then $(BIN)/visitbot run; else $(BIN)/visitbot console; fi
+
+test: $(STAMP)
+	$(BIN)/ruff check bot jobs storage tests benchmarks
+	$(BIN)/ruff format --check bot jobs storage tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix bot jobs storage tests benchmarks
+	$(BIN)/ruff format bot jobs storage tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run

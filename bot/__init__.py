@@ -1,0 +1,1 @@
+"""The Telegram side: application factory, handlers, rendering, the offline console."""

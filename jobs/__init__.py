@@ -1,0 +1,1 @@
+"""Time-driven work: feed polling, detection, alert delivery."""

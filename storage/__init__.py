@@ -1,0 +1,1 @@
+"""Data: the SQLite store, its migrations, queries and the bundled visit definitions."""
