@@ -30,7 +30,9 @@ class Localized:
     values: dict[str, str]
 
     def get(self, lang: str) -> str:
-        return self.values.get(lang) or self.values.get("en") or next(iter(self.values.values()), "")
+        return (
+            self.values.get(lang) or self.values.get("en") or next(iter(self.values.values()), "")
+        )
 
     @property
     def en(self) -> str:

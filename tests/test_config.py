@@ -1,0 +1,106 @@
+"""Configuration: every bad value stops start-up with one clear line and exit status 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_API_BASE_URL, ConfigError, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_defaults() -> None:
+    settings = load_settings(environ={}, dotenv=None)
+    assert settings.bot_token is None
+    assert settings.api_base_url == DEFAULT_API_BASE_URL
+    assert settings.poll_interval_seconds == 300
+    assert settings.database_path == Path("data/visitbot.db")
+    assert settings.admin_ids == frozenset()
+    assert settings.feed_urls is None
+    assert settings.visit.slug == "lee-jae-myung-turkiye-2025"
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# comment\nBOT_TOKEN='123:abc'\nADMIN_IDS=1, 2\nPOLL_INTERVAL_SECONDS=60\n"
+        "export LOG_LEVEL=debug\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(environ={"POLL_INTERVAL_SECONDS": "5"}, dotenv=dotenv)
+    assert settings.bot_token == "123:abc"
+    assert settings.admin_ids == {1, 2}
+    assert settings.poll_interval_seconds == 5
+    assert settings.log_level == "DEBUG"
+
+
+def test_feed_urls_are_split_and_checked() -> None:
+    settings = load_settings(
+        environ={"FEED_URLS": "https://a.example/rss, http://b.example/x"}, dotenv=None
+    )
+    assert settings.feed_urls == ("https://a.example/rss", "http://b.example/x")
+    with pytest.raises(ConfigError, match="FEED_URLS"):
+        load_settings(environ={"FEED_URLS": "ftp://nope"}, dotenv=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("ADMIN_IDS", "12,abc", "ADMIN_IDS"),
+        ("POLL_INTERVAL_SECONDS", "-5", "POLL_INTERVAL_SECONDS"),
+        ("POLL_INTERVAL_SECONDS", "0", "POLL_INTERVAL_SECONDS"),
+        ("POLL_INTERVAL_SECONDS", "soon", "POLL_INTERVAL_SECONDS"),
+        ("VISIT_FILE", "/nonexistent/visit.toml", "VISIT_FILE"),
+        ("TELEGRAM_API_BASE_URL", "telegram", "TELEGRAM_API_BASE_URL"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(environ={name: value}, dotenv=None)
+
+
+def test_malformed_visit_file(tmp_path: Path) -> None:
+    bad = tmp_path / "visit.toml"
+    bad.write_text("[visit\nslug=", encoding="utf-8")
+    with pytest.raises(ConfigError, match="VISIT_FILE.*not valid TOML"):
+        load_settings(environ={"VISIT_FILE": str(bad)}, dotenv=None)
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "ADMIN_IDS"}}
+    clean.update(env)
+    clean["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=clean,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"ADMIN_IDS": "one"}, "ADMIN_IDS"),
+        ({"POLL_INTERVAL_SECONDS": "-1"}, "POLL_INTERVAL_SECONDS"),
+        ({"VISIT_FILE": "missing.toml"}, "VISIT_FILE"),
+        ({}, "BOT_TOKEN is not set"),
+    ],
+)
+def test_cli_config_errors_exit_2_with_one_line(
+    env: dict[str, str], fragment: str, tmp_path: Path
+) -> None:
+    result = _cli(["run"], env, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
