@@ -1,0 +1,165 @@
+"""The application factory: one function that builds the bot, for Telegram, console and tests.
+
+Shared services are created in `post_init` and closed in `post_shutdown`, so the same
+Application object runs unchanged against Telegram, the offline console and the test stand-in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, ApplicationBuilder, Defaults
+from telegram.request import BaseRequest
+
+from bot import handlers
+from bot.commands import Command, admin_commands, public_commands
+from bot.config import Settings
+from bot.handlers.common import AnyApp
+from bot.i18n import LANGUAGES, t
+from bot.services import SERVICES_KEY, Clock, Services, system_clock
+from storage.db import Database
+from storage.visitdata import sync_visit
+
+log = logging.getLogger(__name__)
+
+
+OFFLINE_TOKEN = "0:OFFLINE"
+
+# Features that need start-up work (scheduling jobs, opening clients) register a hook here.
+StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
+ShutdownHook = Callable[[Services], Awaitable[None]]
+STARTUP_HOOKS: list[StartupHook] = []
+SHUTDOWN_HOOKS: list[ShutdownHook] = []
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    clock: Clock = system_clock,
+    token: str | None = None,
+) -> AnyApp:
+    """Build the Application; pass `request`s to talk to a stand-in instead of Telegram."""
+    builder = (
+        ApplicationBuilder()
+        .token(token or settings.bot_token or OFFLINE_TOKEN)
+        .base_url(settings.api_base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.visit.timezone))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .post_init(_post_init_with(settings, clock))
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app = builder.build()
+    handlers.register(app)
+    return app
+
+
+def _post_init_with(
+    settings: Settings, clock: Clock
+) -> Callable[[AnyApp], Coroutine[Any, Any, None]]:
+    async def post_init(app: AnyApp) -> None:
+        db = await Database.open(settings.database_path)
+        try:
+            visit_id = await sync_visit(db, settings.visit)
+        except BaseException:
+            await db.close()
+            raise
+        svc = Services(
+            settings=settings, db=db, visit=settings.visit, visit_id=visit_id, clock=clock
+        )
+        app.bot_data[SERVICES_KEY] = svc
+        for hook in STARTUP_HOOKS:
+            await hook(app, svc)
+        await publish_commands(app, svc)
+        log.info("visitbot ready for %s as @%s", settings.visit.slug, app.bot.username)
+
+    return post_init
+
+
+async def _post_shutdown(app: AnyApp) -> None:
+    svc = app.bot_data.pop(SERVICES_KEY, None)
+    if isinstance(svc, Services):
+        for hook in reversed(SHUTDOWN_HOOKS):
+            try:
+                await hook(svc)
+            except Exception:
+                log.exception("shutdown hook failed")
+        await svc.db.close()
+
+
+def _menu(commands: list[Command], lang: str) -> list[BotCommand]:
+    return [BotCommand(c.name, t(lang, f"command.{c.name}")) for c in commands]
+
+
+async def publish_commands(app: AnyApp, svc: Services) -> None:
+    """Public commands for everyone (per language); admins' chats also list admin commands."""
+    try:
+        for lang in LANGUAGES:
+            code = None if lang == "en" else lang
+            await app.bot.set_my_commands(
+                _menu(public_commands(), lang), scope=BotCommandScopeDefault(), language_code=code
+            )
+    except TelegramError as exc:
+        log.warning("could not publish the public command menu: %s", exc)
+    for admin_id in sorted(await svc.admin_ids()):
+        await publish_admin_menu(app, svc, admin_id)
+
+
+async def publish_admin_menu(app: AnyApp, svc: Services, admin_id: int) -> None:
+    """The menu of one admin's private chat: public commands plus those the admin may use."""
+    owner = svc.is_owner(admin_id)
+    extra = [c for c in admin_commands() if c.audience == "admin" or owner]
+    lang = await svc.language_of(admin_id)
+    try:
+        await app.bot.set_my_commands(
+            _menu(public_commands() + extra, lang), scope=BotCommandScopeChat(admin_id)
+        )
+    except TelegramError as exc:
+        # An admin who never started the bot has no chat yet; the menu is a convenience.
+        log.warning("could not publish the admin menu for %s: %s", admin_id, exc)
+
+
+def services_of(app: AnyApp) -> Services:
+    svc: Any = app.bot_data.get(SERVICES_KEY)
+    if not isinstance(svc, Services):
+        raise RuntimeError("the application has not been initialised")
+    return svc
+
+
+@asynccontextmanager
+async def running(app: AnyApp) -> AsyncIterator[AnyApp]:
+    """Run `app` with long polling inside the current event loop, like `run_polling` does.
+
+    `run_polling` owns the loop and the signals; the console and the tests need the same
+    lifecycle (initialize, post_init, start, polling … stop, shutdown, post_shutdown) in a loop
+    they already run.
+    """
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            yield app
+        finally:
+            if app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)

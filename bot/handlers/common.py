@@ -1,0 +1,85 @@
+"""Small helpers every handler uses: replying safely and guarding admin commands."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.ext import Application, ContextTypes
+
+from bot.i18n import t
+from bot.render import split_message
+from bot.services import services
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+async def reply(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    html: str,
+    *,
+    keyboard: InlineKeyboardMarkup | None = None,
+) -> list[Message]:
+    """Send `html` to the update's chat, split at line boundaries under Telegram's limit.
+
+    The keyboard goes with the last part, where the reader's eye ends up.
+    """
+    chat = update.effective_chat
+    if chat is None:
+        return []
+    parts = split_message(html)
+    sent = []
+    for index, part in enumerate(parts):
+        markup = keyboard if index == len(parts) - 1 else None
+        sent.append(
+            await context.bot.send_message(
+                chat.id, part, reply_markup=markup, disable_web_page_preview=True
+            )
+        )
+    return sent
+
+
+def args_text(update: Update) -> str:
+    """Everything after the command word, exactly as typed (context.args loses spacing)."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Refuse politely, changing nothing, when the sender is not an admin."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        svc = services(context)
+        user = update.effective_user
+        if not await svc.is_admin(user.id if user else None):
+            await reply(update, context, t(await svc.language(update), "errors.admin_only"))
+            return
+        await handler(update, context)
+
+    return guarded
+
+
+def owner_only(handler: Handler) -> Handler:
+    """Like `admin_only`, for what only the owners named in ADMIN_IDS may do."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        svc = services(context)
+        user = update.effective_user
+        if not svc.is_owner(user.id if user else None):
+            await reply(update, context, t(await svc.language(update), "errors.owner_only"))
+            return
+        await handler(update, context)
+
+    return guarded
+
+
+def keyboard_rows(buttons: Sequence[Any], per_row: int = 2) -> list[list[Any]]:
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]

@@ -1,0 +1,88 @@
+"""/facts: topics as buttons, a topic's facts, or a folded full-text search."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.handlers.common import args_text, keyboard_rows, reply
+from bot.i18n import Html, t
+from bot.render import bullet_list, fact_lines, truncate
+from bot.services import Services, services
+from storage import facts as store
+
+BUTTON_PREFIX = "facts:"
+BUTTON_PATTERN = r"^facts:"
+QUERY_ECHO_LIMIT = 80
+
+
+async def facts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await answer_query(update, context, args_text(update))
+
+
+async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text in a private chat is a question: search the facts for it."""
+    message = update.effective_message
+    await answer_query(update, context, (message.text or "") if message else "")
+
+
+async def answer_query(update: Update, context: ContextTypes.DEFAULT_TYPE, query: str) -> None:
+    svc = services(context)
+    lang = await svc.language(update)
+    query = query.strip()
+    if not query:
+        await reply(
+            update, context, t(lang, "facts.pick_topic"), keyboard=await topic_keyboard(svc, lang)
+        )
+        return
+    topic = await store.find_topic(svc.db, svc.visit_id, query)
+    if topic is not None:
+        await send_topic(update, context, svc, topic.key, lang)
+        return
+    found = await store.search_facts(svc.db, svc.visit_id, query, lang)
+    shown_query = truncate(query, QUERY_ECHO_LIMIT)
+    if not found:
+        await reply(
+            update,
+            context,
+            t(lang, "facts.no_match", query=shown_query),
+            keyboard=await topic_keyboard(svc, lang),
+        )
+        return
+    title = t(lang, "facts.search_title", query=shown_query, count=len(found))
+    await reply(update, context, bullet_list(title, fact_lines(found, lang)))
+
+
+async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    svc = services(context)
+    lang = await svc.language(update)
+    key = query.data.removeprefix(BUTTON_PREFIX)
+    topics = {topic.key for topic in await store.topics(svc.db, svc.visit_id)}
+    if key not in topics:
+        await query.answer(t(lang, "facts.topic_gone"))
+        return
+    await query.answer()
+    await send_topic(update, context, svc, key, lang)
+
+
+async def send_topic(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, key: str, lang: str
+) -> None:
+    topic = next(x for x in await store.topics(svc.db, svc.visit_id) if x.key == key)
+    found = await store.facts_for_topic(svc.db, svc.visit_id, key, lang)
+    title = t(lang, "facts.topic_title", topic=topic.name(lang))
+    if not found:
+        await reply(update, context, Html(f"{title}\n\n{t(lang, 'facts.topic_empty')}"))
+        return
+    await reply(update, context, bullet_list(title, fact_lines(found, lang)))
+
+
+async def topic_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(topic.name(lang), callback_data=f"{BUTTON_PREFIX}{topic.key}")
+        for topic in await store.topics(svc.db, svc.visit_id)
+    ]
+    return InlineKeyboardMarkup(keyboard_rows(buttons))

@@ -1,0 +1,67 @@
+"""The message catalogue: every user-facing string, in English, Korean and Turkish.
+
+Strings live in gettext catalogues (`bot/locales/<lang>/LC_MESSAGES/visitbot.po`), keyed by a
+symbolic id such as `start.body`, read with Babel. Templates are Telegram HTML with `{name}`
+placeholders. `t()` escapes every value unless it is marked `Html`, so user text can never
+break a message or inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+
+LANGUAGES = ("en", "ko", "tr")
+DEFAULT_LANGUAGE = "en"
+DOMAIN = "visitbot"
+
+
+class Html(str):
+    """A string that is already valid Telegram HTML and must not be escaped again."""
+
+    __slots__ = ()
+
+
+def escape(text: object) -> Html:
+    """Escape outside text for Telegram HTML (it accepts &lt; &gt; &amp; &quot;)."""
+    return Html(html.escape(str(text), quote=True))
+
+
+@cache
+def _catalog(lang: str) -> dict[str, str]:
+    path = resources.files("bot").joinpath(f"locales/{lang}/LC_MESSAGES/{DOMAIN}.po")
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        catalog: Catalog = read_po(handle, locale=lang)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+
+
+def keys(lang: str) -> set[str]:
+    """Every key with a translation in `lang` (for completeness tests)."""
+    return set(_catalog(lang))
+
+
+def language_for(code: str | None) -> str:
+    """Map Telegram's `language_code` (e.g. 'ko', 'tr-TR', 'en-GB') to a catalogue language."""
+    if code:
+        base = code.split("-")[0].split("_")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return DEFAULT_LANGUAGE
+
+
+def t(lang: str, key: str, **params: Any) -> Html:
+    """The template `key` in `lang` (English when missing), with escaped parameters filled in."""
+    template = _catalog(lang).get(key) or _catalog(DEFAULT_LANGUAGE).get(key)
+    if template is None:
+        raise KeyError(f"no message {key!r} in the catalogue")
+    safe = {
+        name: value if isinstance(value, Html) else escape(value) for name, value in params.items()
+    }
+    return Html(template.format(**safe))

@@ -1,0 +1,143 @@
+"""End to end: the real Application, driven through the Bot API stand-in like a Telegram user."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.commands import admin_commands
+from tests.conftest import ADMIN_ID, USER_ID, BotHarness, buttons
+
+
+def assert_no_rejections(bot: BotHarness) -> None:
+    """Telegram (the stand-in) refused nothing: every reply was valid HTML under the limit."""
+    assert not bot.standin.errors_returned, bot.standin.errors_returned
+
+
+async def test_start_explains_the_bot(bot: BotHarness) -> None:
+    [reply] = await bot.ask(USER_ID, "/start")
+    assert "Lee Jae Myung" in reply.text
+    assert "/facts" in reply.text and "/agenda" in reply.text
+    assert_no_rejections(bot)
+
+
+async def test_help_lists_admin_commands_only_for_admins(bot: BotHarness) -> None:
+    [user_help] = await bot.ask(USER_ID, "/help")
+    [admin_help] = await bot.ask(ADMIN_ID, "/help")
+    for command in ("/facts", "/agenda", "/agreements", "/status"):
+        assert command in user_help.text and command in admin_help.text
+    assert "Admin commands" not in user_help.text
+    for command in admin_commands():
+        assert f"/{command.name} " not in user_help.text
+        if command.audience == "admin":
+            assert f"/{command.name} " in admin_help.text
+    assert_no_rejections(bot)
+
+
+async def test_command_menus_are_published(bot: BotHarness) -> None:
+    menus = bot.standin.commands
+    default = [key for key in menus if '"default"' in key[0]]
+    assert default, menus.keys()
+    names = {c["command"] for key in default for c in menus[key]}
+    assert {"start", "help", "facts", "agenda", "agreements", "status"} <= names
+    assert not names & {c.name for c in admin_commands()}
+
+
+async def test_facts_topics_as_buttons_and_every_topic_answers(bot: BotHarness) -> None:
+    [menu] = await bot.ask(USER_ID, "/facts")
+    topics = buttons(menu)
+    assert len(topics) == len(bot.services.visit.topics)
+    for label, data in topics.items():
+        [answer] = await bot.press(USER_ID, menu, data)
+        assert label in answer.text
+        assert "•" in answer.text
+    assert len(bot.standin.answered_callbacks) == len(topics)
+    assert_no_rejections(bot)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("trade", ["1965", "$8,000"]),
+        ("war", ["721", "462"]),
+        ("bridge", ["2,023", "Çanakkale"]),
+        ("Canakkale", ["Çanakkale"]),
+        ("Turkiye embassy", ["Türkiye", "third nation"]),
+        ("erdogan", ["Erdoğan"]),
+    ],
+)
+async def test_facts_search(bot: BotHarness, query: str, expected: list[str]) -> None:
+    replies = await bot.ask(USER_ID, f"/facts {query}")
+    text = "\n".join(r.text for r in replies)
+    for fragment in expected:
+        assert fragment in text
+    assert_no_rejections(bot)
+
+
+async def test_facts_topic_by_name_with_sources_as_links(bot: BotHarness) -> None:
+    [reply] = await bot.ask(USER_ID, "/facts Trade")
+    assert "1965" in reply.text and "2013" in reply.text
+    assert "<i>(" in reply.html  # the source, shown with every fact
+
+
+async def test_facts_no_match_offers_topics(bot: BotHarness) -> None:
+    [reply] = await bot.ask(USER_ID, "/facts zzzqqq")
+    assert "No facts match" in reply.text
+    assert len(buttons(reply)) == len(bot.services.visit.topics)
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        (dt.datetime(2025, 11, 20, 9, 0, tzinfo=dt.UTC), "Upcoming: starts in 4 days"),
+        (dt.datetime(2025, 11, 23, 22, 0, tzinfo=dt.UTC), "Under way: day 1 of 2"),
+        (dt.datetime(2025, 11, 25, 12, 0, tzinfo=dt.UTC), "Under way: day 2 of 2"),
+        (dt.datetime(2025, 11, 26, 12, 0, tzinfo=dt.UTC), "ended 1 day ago"),
+        (dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC), "ended 367 days ago"),
+    ],
+)
+async def test_status_on_fixed_clocks(bot: BotHarness, when: dt.datetime, expected: str) -> None:
+    bot.clock.now = when
+    [reply] = await bot.ask(USER_ID, "/status")
+    assert expected in reply.text
+    assert "Presidential Complex" in reply.text
+
+
+async def test_agenda_and_agreements(bot: BotHarness) -> None:
+    bot.clock.now = dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC)
+    [agenda] = await bot.ask(USER_ID, "/agenda")
+    assert "Wreath-laying" in agenda.text and "November 24, 2025" in agenda.text
+    replies = await bot.ask(USER_ID, "/agreements")
+    text = "\n".join(r.text for r in replies)
+    assert "nuclear energy" in text and "Reported" in text and "KEPCO" in text
+    assert_no_rejections(bot)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/facts " + "x" * 5000,
+        "/facts <script>alert(1)</script>",
+        "/facts <b>&amp;</b> & < >",
+        "/facts 😀🇹🇷🇰🇷",
+        "/facts 한국전쟁 참전",
+        "/facts Kore Savaşı şehit",
+        "/nosuchcommand",
+        "/nosuchcommand <b>hi</b>",
+        "   ",
+        "튀르키예",
+    ],
+)
+async def test_bad_input_gets_a_polite_valid_answer(bot: BotHarness, text: str) -> None:
+    replies = await bot.ask(USER_ID, text)
+    assert replies and all(r.text.strip() for r in replies)
+    assert_no_rejections(bot)
+    [still_up] = await bot.ask(USER_ID, "/start")
+    assert "visitbot" in still_up.text
+
+
+async def test_unknown_command_is_named_and_escaped(bot: BotHarness) -> None:
+    [reply] = await bot.ask(USER_ID, "/frobnicate<b>")
+    assert "/frobnicate<b>" in reply.text  # shown literally
+    assert "/help" in reply.text

@@ -1,0 +1,89 @@
+"""Pure rendering: escaping, splitting under the limit, visit status, catalogue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.i18n import LANGUAGES, Html, keys, language_for, t
+from bot.render import MESSAGE_LIMIT, link, split_message, utf16_len, visit_status
+
+IST = ZoneInfo("Europe/Istanbul")
+START, END = dt.date(2025, 11, 24), dt.date(2025, 11, 25)
+
+
+def test_parameters_are_escaped_but_html_is_kept() -> None:
+    out = t("en", "facts.no_match", query="<b>&</b>")
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in out
+    out = t("en", "help.command", command="/x", description=Html("<i>ok</i>"))
+    assert "<i>ok</i>" in out
+
+
+def test_link_only_for_http() -> None:
+    assert link("https://a.example/?q=1&r=<2>", "A & B") == (
+        '<a href="https://a.example/?q=1&amp;r=&lt;2&gt;">A &amp; B</a>'
+    )
+    assert link("javascript:alert(1)", "x") == "x"
+    assert link(None, "<src>") == "&lt;src&gt;"
+
+
+def test_split_respects_limit_and_lines() -> None:
+    lines = [f"• <b>line {i}</b> " + "x" * 90 for i in range(200)]
+    parts = split_message("\n".join(lines))
+    assert len(parts) > 1
+    assert all(utf16_len(p) <= MESSAGE_LIMIT for p in parts)
+    assert "\n".join(parts).count("<b>") == 200
+    for part in parts:
+        assert part.count("<b>") == part.count("</b>")
+
+
+def test_split_counts_utf16_units() -> None:
+    text = "\n".join(["😀" * 1000] * 3)  # each line 2,000 UTF-16 units
+    parts = split_message(text)
+    assert all(utf16_len(p) <= MESSAGE_LIMIT for p in parts)
+    assert len(parts) == 2
+
+
+def test_single_overlong_line_is_cut_as_plain_text() -> None:
+    parts = split_message("<b>" + "a&amp;" * 3000 + "</b>")
+    assert len(parts) == 1
+    assert utf16_len(parts[0]) <= MESSAGE_LIMIT
+    assert "<b>" not in parts[0]
+    assert re.fullmatch(r"(a&amp;)+a?…?", parts[0].replace("&amp…", "…"))
+
+
+@pytest.mark.parametrize(
+    ("now", "phase", "day"),
+    [
+        (dt.datetime(2025, 11, 20, 12, tzinfo=dt.UTC), "upcoming", 0),
+        (dt.datetime(2025, 11, 23, 21, 30, tzinfo=dt.UTC), "under_way", 1),  # 00:30 in Ankara
+        (dt.datetime(2025, 11, 25, 20, 59, tzinfo=dt.UTC), "under_way", 2),
+        (dt.datetime(2025, 11, 25, 21, 0, tzinfo=dt.UTC), "concluded", 0),
+    ],
+)
+def test_visit_status_in_visit_time_zone(now: dt.datetime, phase: str, day: int) -> None:
+    state = visit_status(now, START, END, IST)
+    assert (state.phase, state.day, state.days) == (phase, day, 2)
+
+
+def test_language_mapping() -> None:
+    assert language_for("ko") == "ko"
+    assert language_for("tr-TR") == "tr"
+    assert language_for("en-GB") == "en"
+    assert language_for("de") == "en"
+    assert language_for(None) == "en"
+
+
+def test_catalogue_templates_are_well_formed() -> None:
+    for lang in LANGUAGES:
+        for key in keys(lang):
+            assert t(lang, key, **{n: "x" for n in _placeholders(lang, key)})
+
+
+def _placeholders(lang: str, key: str) -> set[str]:
+    from bot.i18n import _catalog
+
+    return set(re.findall(r"{(\w+)}", _catalog(lang)[key]))
