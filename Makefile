@@ -16,14 +16,14 @@ run: $(STAMP)
 	@if [ -n "$$BOT_TOKEN" ] || grep -qsE '^BOT_TOKEN=.+' .env; then $(BIN)/visitbot run; else $(BIN)/visitbot console; fi
 
 test: $(STAMP)
-	$(BIN)/ruff check bot jobs storage tests benchmarks
-	$(BIN)/ruff format --check bot jobs storage tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check --fix bot jobs storage tests benchmarks
-	$(BIN)/ruff format bot jobs storage tests benchmarks
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
