@@ -1,0 +1,197 @@
+"""Detection quality on the labelled headlines, written into BENCHMARKS.md.
+
+Run: .venv/bin/python -m benchmarks.detection_quality
+
+The scoring functions are shared with tests/test_detection.py, which asserts the thresholds;
+this script only records the numbers. It replaces the "## Detection quality" section of
+BENCHMARKS.md and leaves every other section as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.detection import Detection, Detector
+from storage.visit import load_visit
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADLINES = ROOT / "tests" / "data" / "headlines.toml"
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+SECTION = "## Detection quality"
+COMMAND = ".venv/bin/python -m benchmarks.detection_quality"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled headline."""
+
+    lang: str
+    title: str
+    summary: str
+    published: dt.datetime | None
+    relevant: bool
+    kind: str
+    sectors: tuple[str, ...] | None
+    trap: str | None
+    holdout: bool = False
+
+
+def load_cases(path: Path = HEADLINES) -> list[Case]:
+    data = tomllib.loads(path.read_text("utf-8"))
+    return [
+        Case(
+            lang=raw["lang"],
+            title=raw["title"],
+            summary=raw.get("summary", ""),
+            published=raw.get("published"),
+            relevant=raw["relevant"],
+            kind=raw["kind"],
+            sectors=tuple(raw["sectors"]) if "sectors" in raw else None,
+            trap=raw.get("trap"),
+            holdout=raw.get("holdout", False),
+        )
+        for raw in data["headline"]
+    ]
+
+
+@dataclass
+class Row:
+    """Precision/recall counts for one class."""
+
+    name: str
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, expected: bool, predicted: bool) -> None:
+        self.tp += expected and predicted
+        self.fp += predicted and not expected
+        self.fn += expected and not predicted
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def support(self) -> int:
+        return self.tp + self.fn
+
+
+@dataclass
+class Report:
+    cases: int = 0
+    rows: dict[str, Row] = field(default_factory=dict)
+    lang_ok: int = 0
+    sectors_checked: int = 0
+    sectors_ok: int = 0
+    mistakes: list[str] = field(default_factory=list)
+
+    def row(self, name: str) -> Row:
+        return self.rows.setdefault(name, Row(name))
+
+
+CLASSES = ("relevant", "agreement", "agenda", "other")
+
+
+def evaluate(detector: Detector, cases: Sequence[Case]) -> Report:
+    """Relevance and each kind are scored as binary classes over all cases: the kind says what
+    the text reports, whichever visit it is about."""
+    report = Report(cases=len(cases))
+    for name in CLASSES:
+        report.row(name)
+    for case in cases:
+        got = detector.detect(case.title, case.summary, case.published)
+        report.row("relevant").add(case.relevant, got.relevant)
+        for kind in CLASSES[1:]:
+            report.row(kind).add(case.kind == kind, got.kind == kind)
+        report.lang_ok += got.lang == case.lang
+        if case.sectors is not None:
+            report.sectors_checked += 1
+            report.sectors_ok += tuple(got.sectors) == case.sectors
+        _note_mistakes(report, case, got)
+    return report
+
+
+def _note_mistakes(report: Report, case: Case, got: Detection) -> None:
+    wrong = []
+    if got.relevant != case.relevant:
+        wrong.append(f"relevant={got.relevant} ({got.reason})")
+    if got.kind != case.kind:
+        wrong.append(f"kind={got.kind} (want {case.kind})")
+    if got.lang != case.lang:
+        wrong.append(f"lang={got.lang}")
+    if case.sectors is not None and tuple(got.sectors) != case.sectors:
+        wrong.append(f"sectors={list(got.sectors)} (want {list(case.sectors)})")
+    if wrong:
+        report.mistakes.append(f"{case.title!r}: " + ", ".join(wrong))
+
+
+def render(report: Report) -> str:
+    """The report as a Markdown table plus summary lines."""
+    lines = [
+        "| class | precision | recall | F1 | support |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in CLASSES:
+        r = report.rows[name]
+        lines.append(f"| {name} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | {r.support} |")
+    lines += [
+        "",
+        f"Headlines: {report.cases}. Language detected correctly: "
+        f"{report.lang_ok}/{report.cases}. Sectors exactly right: "
+        f"{report.sectors_ok}/{report.sectors_checked} labelled.",
+    ]
+    return "\n".join(lines)
+
+
+def section(report: Report, held_out: Report) -> str:
+    return (
+        f"{SECTION}\n\n"
+        "Labelled headlines in English, Korean and Turkish (`tests/data/headlines.toml`), run "
+        "through `jobs.detection.Detector` for the bundled visit. Relevance and each kind are "
+        "scored as binary classes over all headlines. The rules were developed against the "
+        "headlines not marked `holdout`, so the held-out subset is the fairer estimate.\n\n"
+        f"All headlines:\n\n{render(report)}\n\n"
+        f"Held-out subset:\n\n{render(held_out)}\n\n"
+        f"Produced by `{COMMAND}`.\n"
+    )
+
+
+def replace_section(document: str, new_section: str) -> str:
+    """`document` with its detection-quality section replaced (or appended), other sections
+    untouched."""
+    pattern = re.compile(rf"^{re.escape(SECTION)}\s*$.*?(?=^## |\Z)", re.M | re.S)
+    if pattern.search(document):
+        return pattern.sub(lambda _: new_section + "\n", document, count=1).rstrip() + "\n"
+    head = document.rstrip() + "\n\n" if document.strip() else "# Benchmarks\n\n"
+    return head + new_section
+
+
+def main() -> None:
+    detector, cases = Detector(load_visit()), load_cases()
+    report = evaluate(detector, cases)
+    held_out = evaluate(detector, [c for c in cases if c.holdout])
+    print(render(report))
+    for mistake in report.mistakes:
+        print("  -", mistake)
+    old = BENCHMARKS.read_text("utf-8") if BENCHMARKS.exists() else ""
+    BENCHMARKS.write_text(replace_section(old, section(report, held_out)), "utf-8")
+    print(f"updated {BENCHMARKS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
