@@ -300,11 +300,13 @@ def test_second_visit_needs_no_code_changes(visit: Visit) -> None:
 
 
 def test_detect_is_fast(detector: Detector) -> None:
+    """Unique texts, so the per-text hit cache does not flatter the number (about 1.5 ms each
+    on a laptop-class machine; the bound is loose for slow CI)."""
     titles = ["한·튀르키예 정상, 원전 협력 MOU 체결", "Lee, Erdoğan hold summit talks in Ankara"]
     start = time.perf_counter()
     for n in range(1000):
-        detector.detect(titles[n % 2], "Summary text about the visit to Ankara.", IN_WINDOW)
-    assert time.perf_counter() - start < 5.0
+        detector.detect(f"{titles[n % 2]} {n}", f"Summary {n} about the visit to Ankara.")
+    assert time.perf_counter() - start < 10.0
 
 
 # --- story merging -------------------------------------------------------------------------------
