@@ -1,0 +1,409 @@
+"""The alert outbox: alerts and their per-chat deliveries, written in the creator's transaction.
+
+Transactional outbox
+--------------------
+`create_alert` inserts the alert and one 'pending' delivery per target chat inside the caller's
+transaction, so an alert exists if and only if its deliveries do. The delivery worker
+(`jobs.delivery`) claims due rows ('pending' -> 'sending'), sends them and records the outcome
+('sent', 'failed' or 'dropped'). On start-up every 'sending' row goes back to 'pending': a crash
+can re-send what was in flight (at-least-once), never lose a row.
+
+Who receives which kind
+-----------------------
+agreement, correction -> active subscriptions with wants_agreements;
+agenda, reminder      -> active subscriptions with wants_agenda;
+broadcast             -> every active subscription.
+
+Payload shapes (JSON, rendered per chat at send time by `bot.alert_render`)
+---------------------------------------------------------------------------
+agreement:  {"title": str, "sector": sector key or "", "signed_on": "YYYY-MM-DD" | None,
+             "parties": str, "status": "confirmed" | "reported",
+             "sources": [{"title": str, "url": str}], "agreement_id": int | None,
+             "story_id": int | None}
+agenda:     {"item_id": int, "change": "new" | "changed" | "deleted",
+             "starts_at": ISO-8601 UTC, "time_known": bool,
+             "title": {"en": str, "ko": str, "tr": str}, "place": {"en": ..., ...}}
+reminder:   the agenda shape plus "minutes_before": int
+broadcast:  {"text": str}  (plain text; it is escaped when rendered)
+correction: the agreement shape plus "note": str
+
+When a delivery becomes due
+---------------------------
+`not_before` is computed per chat when the alert is created: now, or the end of the chat's
+quiet hours, or the chat's next digest hour (reminders skip the digest: they are only useful
+before the item starts). Changing those preferences reschedules the chat's pending rows
+(`reschedule_chat`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from storage.db import Database, Tx, to_db_time
+
+log = logging.getLogger(__name__)
+
+AlertKind = Literal["agreement", "agenda", "reminder", "broadcast", "correction"]
+ALERT_KINDS: tuple[AlertKind, ...] = ("agreement", "agenda", "reminder", "broadcast", "correction")
+DeliveryStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
+
+# Kinds a chat in digest mode still receives at once: a reminder is stale after its item starts.
+DIGEST_EXEMPT: frozenset[str] = frozenset({"reminder"})
+
+_TARGETS: dict[str, str] = {
+    "agreement": "s.wants_agreements = 1",
+    "correction": "s.wants_agreements = 1",
+    "agenda": "s.wants_agenda = 1",
+    "reminder": "s.wants_agenda = 1",
+    "broadcast": "1 = 1",
+}
+
+# --- waking the worker --------------------------------------------------------------------
+
+_WAKERS: list[Callable[[], None]] = []
+
+
+def register_waker(waker: Callable[[], None]) -> None:
+    """The delivery worker registers itself here so new alerts wake it without polling."""
+    _WAKERS.append(waker)
+
+
+def unregister_waker(waker: Callable[[], None]) -> None:
+    if waker in _WAKERS:
+        _WAKERS.remove(waker)
+
+
+def _wake_all() -> None:
+    for waker in list(_WAKERS):
+        try:
+            waker()
+        except Exception:  # pragma: no cover - a waker only sets an event
+            log.exception("delivery waker failed")
+
+
+def wake_delivery(target: Any = None) -> None:
+    """Tell the delivery worker that new work exists (e.g. after changing preferences).
+
+    `create_alert` already does this itself, so callers rarely need it. `target` may be the
+    Services, the Application or a handler context; it is accepted for readability only: every
+    running worker in this process is woken (a spurious wake-up costs one query). Safe to call
+    inside a transaction: the worker's next query waits for the database lock, so it sees the
+    rows once the transaction commits.
+    """
+    del target
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        _wake_all()
+        return
+    loop.call_soon(_wake_all)
+
+
+# --- scheduling -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatPrefs:
+    """What decides when a chat may receive an alert."""
+
+    timezone: str | None
+    quiet_start: int | None  # minutes after local midnight
+    quiet_end: int | None
+    digest_hour: int | None
+
+
+def zone(name: str | None, default: dt.tzinfo) -> dt.tzinfo:
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+
+
+def in_quiet_hours(local: dt.datetime, start: int, end: int) -> bool:
+    minute = local.hour * 60 + local.minute
+    if start == end:
+        return False
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end  # spans midnight
+
+
+def _next_local(local: dt.datetime, minute_of_day: int) -> dt.datetime:
+    """The next local wall-clock time at `minute_of_day` strictly after... or at `local`."""
+    target = local.replace(
+        hour=minute_of_day // 60, minute=minute_of_day % 60, second=0, microsecond=0
+    )
+    if target < local:
+        target += dt.timedelta(days=1)
+    return target
+
+
+def due_time(prefs: ChatPrefs, kind: str, now: dt.datetime, default_tz: dt.tzinfo) -> dt.datetime:
+    """When an alert of `kind` created at `now` may be delivered to a chat with `prefs`."""
+    tz = zone(prefs.timezone, default_tz)
+    local = now.astimezone(tz)
+    if prefs.digest_hour is not None and kind not in DIGEST_EXEMPT:
+        target = _next_local(local, prefs.digest_hour * 60)
+        return target.astimezone(dt.UTC)
+    if (
+        prefs.quiet_start is not None
+        and prefs.quiet_end is not None
+        and in_quiet_hours(local, prefs.quiet_start, prefs.quiet_end)
+    ):
+        return _next_local(local, prefs.quiet_end).astimezone(dt.UTC)
+    return now
+
+
+# --- creating alerts ----------------------------------------------------------------------
+
+
+async def create_alert(
+    tx: Tx,
+    *,
+    visit_id: int,
+    kind: AlertKind,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+    created_by: int | None = None,
+    now: dt.datetime | None = None,
+    default_tz: dt.tzinfo | None = None,
+) -> int | None:
+    """Insert the alert and one 'pending' delivery per active subscription that wants `kind`.
+
+    Runs in the caller's transaction (transactional outbox). Returns the alert id, or None when
+    `dedupe_key` already exists. `now` defaults to the real time and `default_tz` to the visit's
+    time zone; pass `svc.now()` so a controlled clock schedules quiet hours and digests.
+    """
+    if kind not in _TARGETS:
+        raise ValueError(f"unknown alert kind {kind!r}")
+    now = now or dt.datetime.now(dt.UTC)
+    if default_tz is None:
+        row = await tx.fetchone("SELECT timezone FROM visits WHERE id = ?", (visit_id,))
+        default_tz = zone(str(row["timezone"]) if row else None, dt.UTC)
+    stamp = to_db_time(now)
+    if dedupe_key is not None:
+        exists = await tx.fetchone("SELECT 1 FROM alerts WHERE dedupe_key = ?", (dedupe_key,))
+        if exists is not None:
+            return None
+    alert_id = await tx.execute(
+        "INSERT INTO alerts (visit_id, kind, dedupe_key, payload, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (visit_id, kind, dedupe_key, json.dumps(payload, ensure_ascii=False), created_by, stamp),
+    )
+    rows = await tx.fetchall(
+        "SELECT c.chat_id, c.timezone, c.quiet_start, c.quiet_end, c.digest_hour"
+        " FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id"
+        f" WHERE s.visit_id = ? AND c.active = 1 AND {_TARGETS[kind]}",
+        (visit_id,),
+    )
+    cache: dict[ChatPrefs, str] = {}
+    values: list[tuple[int, int, str]] = []
+    for row in rows:
+        prefs = ChatPrefs(row["timezone"], row["quiet_start"], row["quiet_end"], row["digest_hour"])
+        when = cache.get(prefs)
+        if when is None:
+            when = cache[prefs] = to_db_time(due_time(prefs, kind, now, default_tz))
+        values.append((alert_id, int(row["chat_id"]), when))
+    await tx.executemany(
+        "INSERT OR IGNORE INTO deliveries (alert_id, chat_id, status, not_before)"
+        " VALUES (?, ?, 'pending', ?)",
+        values,
+    )
+    wake_delivery()
+    log.info("alert %s (%s) queued for %d chats", alert_id, kind, len(values))
+    return alert_id
+
+
+async def reschedule_chat(
+    tx: Tx, chat_id: int, prefs: ChatPrefs, now: dt.datetime, default_tz: dt.tzinfo
+) -> int:
+    """Recompute `not_before` of a chat's pending deliveries after its preferences changed."""
+    rows = await tx.fetchall(
+        "SELECT d.id, a.kind FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+        " WHERE d.chat_id = ? AND d.status = 'pending'",
+        (chat_id,),
+    )
+    await tx.executemany(
+        "UPDATE deliveries SET not_before = ? WHERE id = ?",
+        [(to_db_time(due_time(prefs, str(r["kind"]), now, default_tz)), r["id"]) for r in rows],
+    )
+    wake_delivery()
+    return len(rows)
+
+
+# --- the worker's side --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    id: int
+    alert_id: int
+    chat_id: int
+    attempts: int
+    kind: AlertKind
+    payload: dict[str, Any]
+    created_at: str
+
+
+async def recover_in_flight(db: Database) -> int:
+    """After a restart, whatever was 'sending' may or may not have arrived: send it again."""
+    async with db.transaction() as tx:
+        return await tx.execute_rowcount(
+            "UPDATE deliveries SET status = 'pending' WHERE status = 'sending'"
+        )
+
+
+async def claim_due(
+    db: Database,
+    now: dt.datetime,
+    *,
+    max_chats: int,
+    exclude_chats: Iterable[int] = (),
+    max_per_chat: int = 50,
+) -> dict[int, list[DueDelivery]]:
+    """Mark the due deliveries of up to `max_chats` chats 'sending' and return them by chat.
+
+    All due rows of a chat are claimed together so they can be bundled into one message;
+    `exclude_chats` are chats with a send in flight or still cooling down (per-chat pacing).
+    """
+    stamp = to_db_time(now)
+    excluded = json.dumps(sorted(set(exclude_chats)))
+    async with db.transaction() as tx:
+        chats = await tx.fetchall(
+            "SELECT DISTINCT chat_id FROM ("
+            " SELECT chat_id FROM deliveries WHERE status = 'pending' AND not_before <= ?"
+            " AND chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?)",
+            (stamp, excluded, max_chats * 4),
+        )
+        chat_ids = [int(r["chat_id"]) for r in chats][:max_chats]
+        if not chat_ids:
+            return {}
+        rows = await tx.fetchall(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1"
+            " WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending'"
+            " AND not_before <= ? AND chat_id IN (SELECT value FROM json_each(?)))"
+            " RETURNING id, alert_id, chat_id, attempts",
+            (stamp, json.dumps(chat_ids)),
+        )
+        alert_ids = sorted({int(r["alert_id"]) for r in rows})
+        alerts = {
+            int(a["id"]): a
+            for a in await tx.fetchall(
+                "SELECT id, kind, payload, created_at FROM alerts"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(alert_ids),),
+            )
+        }
+    parsed: dict[int, dict[str, Any]] = {}
+    by_chat: dict[int, list[DueDelivery]] = {}
+    for r in sorted(rows, key=lambda r: int(r["id"])):
+        alert = alerts[int(r["alert_id"])]
+        payload = parsed.get(int(alert["id"]))
+        if payload is None:
+            payload = parsed[int(alert["id"])] = json.loads(alert["payload"])
+        by_chat.setdefault(int(r["chat_id"]), []).append(
+            DueDelivery(
+                id=int(r["id"]),
+                alert_id=int(r["alert_id"]),
+                chat_id=int(r["chat_id"]),
+                attempts=int(r["attempts"]),
+                kind=alert["kind"],
+                payload=payload,
+                created_at=str(alert["created_at"]),
+            )
+        )
+    extra = [d for ds in by_chat.values() for d in ds[max_per_chat:]]
+    if extra:  # very long backlogs go out over several rounds
+        await release(db, [d.id for d in extra])
+        by_chat = {c: ds[:max_per_chat] for c, ds in by_chat.items()}
+    return by_chat
+
+
+async def release(db: Database, ids: Sequence[int]) -> None:
+    """Put claimed rows back to 'pending' untouched (not an attempt)."""
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "UPDATE deliveries SET status = 'pending', attempts = attempts - 1"
+            " WHERE id = ? AND status = 'sending'",
+            [(i,) for i in ids],
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one delivery attempt, recorded in batches by `record_outcomes`."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    message_id: int | None = None
+    error: str | None = None
+    sent_at: dt.datetime | None = None
+
+
+async def record_outcomes(db: Database, outcomes: Sequence[Outcome]) -> None:
+    """Write many outcomes in one transaction (one transaction per message would cap speed)."""
+    if not outcomes:
+        return
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id),"
+            " last_error = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?",
+            [
+                (
+                    o.status,
+                    o.message_id,
+                    o.error,
+                    to_db_time(o.sent_at) if o.sent_at else None,
+                    o.delivery_id,
+                )
+                for o in outcomes
+            ],
+        )
+
+
+async def next_due_at(db: Database) -> str | None:
+    """The earliest `not_before` of any pending delivery (ISO UTC), for the worker's sleep."""
+    value = await db.fetchval("SELECT MIN(not_before) FROM deliveries WHERE status = 'pending'")
+    return None if value is None else str(value)
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    alerts_by_kind: dict[str, int]
+    deliveries: dict[str, int]  # status -> count
+    last_sent_at: str | None
+
+
+async def delivery_stats(db: Database, visit_id: int) -> DeliveryStats:
+    kinds = await db.fetchall(
+        "SELECT kind, COUNT(*) AS n FROM alerts WHERE visit_id = ? GROUP BY kind", (visit_id,)
+    )
+    statuses = await db.fetchall(
+        "SELECT d.status, COUNT(*) AS n FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+        " WHERE a.visit_id = ? GROUP BY d.status",
+        (visit_id,),
+    )
+    last = await db.fetchval(
+        "SELECT MAX(d.sent_at) FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+        " WHERE a.visit_id = ? AND d.status = 'sent'",
+        (visit_id,),
+    )
+    by_status = dict.fromkeys(("pending", "sending", "sent", "failed", "dropped"), 0)
+    by_status.update({str(r["status"]): int(r["n"]) for r in statuses})
+    return DeliveryStats(
+        alerts_by_kind={str(r["kind"]): int(r["n"]) for r in kinds},
+        deliveries=by_status,
+        last_sent_at=None if last is None else str(last),
+    )
