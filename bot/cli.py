@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
@@ -36,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--language", default="en", help="the console user's Telegram language_code (en, ko, tr)"
     )
+    scan = commands.add_parser(
+        "scan", help="run the feed pipeline on a URL or file and print what it detects"
+    )
+    scan.add_argument("source", help="a feed URL (http/https) or a file path")
+    scan.add_argument("--json", action="store_true", help="one JSON object per entry")
     return parser
 
 
@@ -68,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             asyncio.run(run_console(settings, user_id=args.user_id, language_code=args.language))
             return 0
+        if args.command == "scan":
+            return scan(settings, args.source, as_json=args.json)
     except DatabaseError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except KeyboardInterrupt:
@@ -94,6 +102,53 @@ def run(settings: Settings) -> int:
             EXIT_FAILURE,
         )
     return 0
+
+
+def scan(settings: Settings, source: str, *, as_json: bool) -> int:
+    """Exactly the polling job's pipeline (fetch or read, parse, classify) on one source."""
+    import json
+
+    from jobs.detection import detector_for
+    from jobs.feeds import FeedError, fetch_feed, make_client, read_feed_file
+    from jobs.pipeline import classify
+
+    async def load() -> list[dict[str, object]]:
+        if source.startswith(("http://", "https://")):
+            async with make_client() as client:
+                result = await fetch_feed(client, source)
+            entries = result.feed.entries if result.feed else []
+        else:
+            entries = (await read_feed_file(Path(source))).entries
+        return [item.as_json() for item in classify(detector_for(settings.visit), entries)]
+
+    logging.basicConfig(level=logging.ERROR)
+    try:
+        rows = asyncio.run(load())
+    except FeedError as exc:
+        return _fail(f"cannot scan {source}: {exc.reason}", EXIT_FAILURE)
+    except OSError as exc:
+        return _fail(f"cannot read {source}: {exc.strerror or exc}", EXIT_FAILURE)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    print(_table(rows))
+    return 0
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    """A readable table: relevance, kind, sectors, language, date, title."""
+    lines = [f"{'rel':3}  {'kind':9}  {'lang':4}  {'published':10}  {'sectors':24}  title"]
+    for row in rows:
+        published = str(row["published"] or "")[:10]
+        sectors = ",".join(row["sectors"]) if isinstance(row["sectors"], list) else ""
+        lines.append(
+            f"{'yes' if row['relevant'] else 'no':3}  {row['kind']!s:9}  {row['lang']!s:4}  "
+            f"{published:10}  {sectors[:24]:24}  {str(row['title'])[:100]}"
+        )
+    relevant = sum(1 for r in rows if r["relevant"])
+    lines.append(f"{len(rows)} entries, {relevant} about the visit")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

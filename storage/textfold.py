@@ -11,12 +11,15 @@ import re
 import unicodedata
 
 _TURKISH_I = str.maketrans({"İ": "i", "I": "i", "ı": "i"})
+# Korean headlines write the middle dot several ways; NFKC would turn U+318D into a jamo.
+_MIDDLE_DOTS = str.maketrans({"\u318d": "·", "\u30fb": "·", "\u2027": "·", "\u2219": "·"})
 _SPACES = re.compile(r"\s+")
 
 
 def fold(text: str) -> str:
     """Lower-case, strip diacritics and fold Turkish i's; Hangul and Han are left intact."""
-    text = unicodedata.normalize("NFKC", text).translate(_TURKISH_I).casefold()
+    text = unicodedata.normalize("NFKC", text.translate(_MIDDLE_DOTS)).translate(_TURKISH_I)
+    text = text.casefold()
     decomposed = unicodedata.normalize("NFD", text)
     kept = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     # Recompose so Hangul syllables (decomposed into jamo by NFD) come back whole.

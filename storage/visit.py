@@ -44,6 +44,7 @@ class Named:
     key: str
     name: Localized
     aliases: tuple[str, ...] = ()
+    side: str | None = None  # "host" or "guest" for leaders and anchors tied to one country
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Visit:
     facts: tuple[Fact, ...]
     agenda: tuple[AgendaEntry, ...]
     agreements: tuple[AgreementEntry, ...]
+    default_feeds: tuple[str, ...]
     content_hash: str = field(compare=False)
 
     @property
@@ -176,6 +178,7 @@ def _named(raw: dict[str, Any], what: str) -> Named:
         key=str(raw.get("key") or raw.get("code") or what),
         name=_localized(raw["name"], f"{what} name"),
         aliases=tuple(str(a) for a in raw.get("aliases", ())),
+        side=raw.get("side"),
     )
 
 
@@ -273,5 +276,6 @@ def _parse(data: dict[str, Any], content_hash: str) -> Visit:
         facts=tuple(facts),
         agenda=tuple(agenda),
         agreements=tuple(agreements),
+        default_feeds=tuple(str(u) for u in data.get("feeds", {}).get("urls", ())),
         content_hash=content_hash,
     )
