@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.handlers.common import AnyApp
 from bot.i18n import LANGUAGES, t
 from bot.services import SERVICES_KEY, Clock, Services, system_clock
+from jobs import polling
 from storage.db import Database
 from storage.visitdata import sync_visit
 
@@ -31,11 +32,12 @@ log = logging.getLogger(__name__)
 
 OFFLINE_TOKEN = "0:OFFLINE"
 
-# Features that need start-up work (scheduling jobs, opening clients) register a hook here.
+# Start-up work of the features that need it (scheduling jobs, opening clients), in order; the
+# shutdown hooks run in reverse. One readable list instead of registration by import side effect.
 StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
 ShutdownHook = Callable[[Services], Awaitable[None]]
-STARTUP_HOOKS: list[StartupHook] = []
-SHUTDOWN_HOOKS: list[ShutdownHook] = []
+STARTUP_HOOKS: list[StartupHook] = [polling.start_feed_polling]
+SHUTDOWN_HOOKS: list[ShutdownHook] = [polling.stop_feed_polling]
 
 
 def build_application(

@@ -16,13 +16,19 @@ from bot.services import Services
 from bot.standin import BotApiStandin, SentMessage
 
 ADMIN_ID = 42
+CLOSED_FEED_URL = "http://127.0.0.1:9/closed.xml"
 USER_ID = 1001
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(
-        environ={"DATABASE_PATH": str(tmp_path / "visitbot.db"), "ADMIN_IDS": str(ADMIN_ID)},
+        environ={
+            "DATABASE_PATH": str(tmp_path / "visitbot.db"),
+            "ADMIN_IDS": str(ADMIN_ID),
+            # Tests never reach the internet: the feed job polls a closed local port.
+            "FEED_URLS": CLOSED_FEED_URL,
+        },
         dotenv=None,
     )
 

@@ -1,0 +1,343 @@
+"""Feed polling against real HTTP servers on 127.0.0.1 and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from jobs.detection import detector_for
+from jobs.feeds import make_client
+from jobs.polling import Poller, tick_seconds
+from storage import news
+from storage.db import Database, to_db_time
+from storage.visit import load_visit
+from storage.visitdata import sync_visit
+from tests.feedserver import FeedServer, Reply
+
+VISIT = load_visit()
+SUBSCRIBER = 5001
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    """(guid, title, RFC-822 date) items as an RSS document."""
+    body = "".join(
+        f"<item><guid isPermaLink='false'>{g}</guid><title>{t}</title>"
+        f"<link>https://news.example/{g}</link><pubDate>{d}</pubDate></item>"
+        for g, t, d in items
+    )
+    head = "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>T</title>"
+    return f"{head}{body}</channel></rss>".encode()
+
+
+OLD_ITEM = ("old", "Lee, Erdoğan hold summit talks in Ankara", "Mon, 24 Nov 2025 12:00:00 +0300")
+NUCLEAR_EN = (
+    "n-en",
+    "South Korea, Türkiye sign nuclear energy MoU between KEPCO and TÜNAŞ",
+    "Mon, 24 Nov 2025 16:00:00 +0300",
+)
+NUCLEAR_KO = (
+    "n-ko",
+    "한·튀르키예, 한국전력-TÜNAŞ 원전 협력 양해각서 체결",
+    "Mon, 24 Nov 2025 23:00:00 +0900",
+)
+ROADS_TR = (
+    "r-tr",
+    "Türkiye ile Güney Kore arasında karayolu ve KÖİ projeleri için mutabakat zaptı imzalandı",
+    "Mon, 24 Nov 2025 17:00:00 +0300",
+)
+LEE_MYUNG_BAK = (
+    "lmb",
+    "Lee Myung-bak and Erdoğan sign nuclear accord in Seoul",
+    "Mon, 24 Nov 2025 10:00:00 +0300",
+)
+
+
+@dataclass
+class Setup:
+    db: Database
+    visit_id: int
+    poller: Poller
+    clock: list[dt.datetime]
+    server: FeedServer
+    paused: list[str]
+    stories_announced: list[int]
+
+    def advance(self, **delta: float) -> None:
+        self.clock[0] += dt.timedelta(**delta)
+
+    async def add_feed(self, path: str) -> int:
+        return await self.db.execute(
+            "INSERT INTO feeds (visit_id, url, origin, created_at) VALUES (?, ?, 'admin', ?)",
+            (self.visit_id, self.server.url(path), to_db_time(self.clock[0])),
+        )
+
+    async def make_due(self) -> None:
+        await self.db.execute("UPDATE feeds SET next_poll_at = ?", (to_db_time(self.clock[0]),))
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+async def setup(tmp_path: Path, server: FeedServer) -> AsyncIterator[Setup]:
+    db = await Database.open(tmp_path / "poll.db")
+    visit_id = await sync_visit(db, VISIT)
+    now = [dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC)]
+    stamp = to_db_time(now[0])
+    await db.execute(
+        "INSERT INTO chats (chat_id, type, created_at, updated_at) VALUES (?, 'private', ?, ?)",
+        (SUBSCRIBER, stamp, stamp),
+    )
+    await db.execute(
+        "INSERT INTO subscriptions (visit_id, chat_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        (visit_id, SUBSCRIBER, stamp, stamp),
+    )
+    paused: list[str] = []
+    announced: list[int] = []
+
+    async def on_paused(feed: news.FeedState, reason: str) -> None:
+        paused.append(f"{feed.url}: {reason}")
+
+    async def on_story(story_id: int) -> None:
+        announced.append(story_id)
+
+    async with make_client() as client:
+        poller = Poller(
+            db=db,
+            visit=VISIT,
+            visit_id=visit_id,
+            client=client,
+            interval=300.0,
+            clock=lambda: now[0],
+            detector=detector_for(VISIT),
+            rng=random.Random(7),
+            host_spacing=0.0,
+            on_new_agreement_story=on_story,
+            on_feed_paused=on_paused,
+        )
+        yield Setup(db, visit_id, poller, now, server, paused, announced)
+    await db.close()
+
+
+async def count(db: Database, sql: str, *params: object) -> int:
+    return int(await db.fetchval(sql, params))
+
+
+async def test_first_poll_is_silent_then_new_signings_alert_once(setup: Setup) -> None:
+    setup.server.route("/en", Reply(body=rss(OLD_ITEM, NUCLEAR_EN)))
+    await setup.add_feed("/en")
+    report = await setup.poller.poll_due()
+    assert list(report.outcomes.values()) == ["changed"]
+    assert report.new_items == 2
+    assert await count(setup.db, "SELECT COUNT(*) FROM alerts") == 0  # no flood on start-up
+    # The story exists and waits for review, but nobody was pinged about old news.
+    assert await count(setup.db, "SELECT COUNT(*) FROM stories WHERE review = 'pending'") == 1
+    assert setup.stories_announced == []
+
+    setup.server.route("/en", Reply(body=rss(OLD_ITEM, NUCLEAR_EN, ROADS_TR)))
+    setup.advance(minutes=6)
+    report = await setup.poller.poll_due()
+    assert report.new_items == 1 and len(report.new_stories) == 1
+    alert = await setup.db.fetchone("SELECT kind, payload FROM alerts")
+    assert alert is not None and alert["kind"] == "agreement"
+    payload = json.loads(alert["payload"])
+    assert payload["status"] == "reported" and payload["story_id"] == report.new_stories[0]
+    assert payload["sources"][0]["url"] == "https://news.example/r-tr"
+    assert (
+        await count(setup.db, "SELECT COUNT(*) FROM deliveries WHERE chat_id = ?", SUBSCRIBER) == 1
+    )
+    assert setup.stories_announced == report.new_stories
+
+
+async def test_reports_in_other_languages_merge_into_one_story(setup: Setup) -> None:
+    setup.server.route("/en", Reply(body=rss()))
+    setup.server.route("/ko", Reply(body=rss()))
+    await setup.add_feed("/en")
+    await setup.add_feed("/ko")
+    await setup.poller.poll_due()  # first polls: empty, silent
+    setup.server.route("/en", Reply(body=rss(NUCLEAR_EN)))
+    setup.server.route("/ko", Reply(body=rss(NUCLEAR_KO, ROADS_TR)))
+    setup.advance(minutes=6)
+    await setup.make_due()
+    report = await setup.poller.poll_due()
+    assert report.new_items == 3
+    assert report.merged == 1
+    stories = await setup.db.fetchall("SELECT id, title FROM stories ORDER BY id")
+    assert len(stories) == 2  # the nuclear MoU (EN + KO) and the road MoU
+    sources = await news.story_sources(setup.db, int(stories[0]["id"]))
+    assert len(sources) == 2
+    assert await count(setup.db, "SELECT COUNT(*) FROM alerts") == 2  # one per story
+
+
+async def test_conditional_get_and_unchanged_body(setup: Setup) -> None:
+    setup.server.route("/etag", Reply(body=rss(OLD_ITEM), etag='"v1"'))
+    setup.server.route("/plain", Reply(body=rss(OLD_ITEM)))
+    await setup.add_feed("/etag")
+    await setup.add_feed("/plain")
+    await setup.poller.poll_due()
+    setup.advance(minutes=6)
+    await setup.make_due()
+    report = await setup.poller.poll_due()
+    assert sorted(report.outcomes.values()) == ["not_modified", "unchanged"]
+    second = setup.server.requests_to("/etag")[-1]
+    assert second.headers.get("if-none-match") == '"v1"'
+    feeds = await news.all_feeds(setup.db, setup.visit_id)
+    assert all(f.consecutive_failures == 0 and f.last_success_at == setup.clock[0] for f in feeds)
+
+
+async def test_next_poll_uses_the_interval_with_jitter(setup: Setup) -> None:
+    setup.server.route("/a", Reply(body=rss()))
+    await setup.add_feed("/a")
+    await setup.poller.poll_due()
+    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    assert feed.next_poll_at is not None
+    wait = (feed.next_poll_at - setup.clock[0]).total_seconds()
+    assert 270 <= wait <= 330
+    assert await news.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
+
+
+async def test_backoff_grows_then_resets_and_feed_pauses_after_two_days(setup: Setup) -> None:
+    setup.server.route("/flaky", Reply(status=500, body=b"oops"))
+    await setup.add_feed("/flaky")
+    waits = []
+    for _ in range(4):
+        await setup.make_due()
+        await setup.poller.poll_due()
+        [feed] = await news.all_feeds(setup.db, setup.visit_id)
+        assert feed.next_poll_at is not None
+        waits.append((feed.next_poll_at - setup.clock[0]).total_seconds())
+        setup.advance(minutes=1)
+    assert feed.consecutive_failures == 4
+    assert feed.last_error == "server returned HTTP 500"
+    assert waits == sorted(waits) and waits[-1] > 3 * waits[0]
+
+    setup.server.route("/flaky", Reply(body=rss()))
+    await setup.make_due()
+    await setup.poller.poll_due()
+    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    assert feed.consecutive_failures == 0 and feed.first_failure_at is None
+
+    setup.server.route("/flaky", Reply(status=503, body=b"down"))
+    await setup.make_due()
+    await setup.poller.poll_due()  # the first failure of a new streak
+    setup.advance(days=2, minutes=1)
+    await setup.make_due()
+    report = await setup.poller.poll_due()
+    assert report.paused == [feed.id]
+    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    assert feed.paused and "503" in (feed.paused_reason or "")
+    assert len(setup.paused) == 1 and "503" in setup.paused[0]
+    setup.advance(days=1)
+    assert await news.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
+
+
+async def test_retry_after_is_respected(setup: Setup) -> None:
+    setup.server.route("/busy", Reply(status=429, headers={"Retry-After": "7200"}, body=b""))
+    await setup.add_feed("/busy")
+    await setup.poller.poll_due()
+    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    assert feed.next_poll_at is not None
+    assert (feed.next_poll_at - setup.clock[0]).total_seconds() >= 7200
+
+
+async def test_hostile_responses_are_failures_with_reasons(setup: Setup) -> None:
+    setup.server.route(
+        "/html",
+        Reply(body=b"<html><body>Not a feed</body></html>", headers={"Content-Type": "text/html"}),
+    )
+    setup.server.route("/broken", Reply(body=b"<rss><channel><title>x</ti"))
+    await setup.add_feed("/html")
+    await setup.add_feed("/broken")
+    report = await setup.poller.poll_due()
+    assert list(report.outcomes.values()) == ["failed", "failed"]
+    reasons = {
+        f.url.rsplit("/", 1)[1]: f.last_error
+        for f in await news.all_feeds(setup.db, setup.visit_id)
+    }
+    assert "HTML page" in (reasons["html"] or "")
+    assert "malformed" in (reasons["broken"] or "") or "not a feed" in (reasons["broken"] or "")
+
+
+async def test_old_and_trap_entries_never_alert(setup: Setup) -> None:
+    setup.server.route("/f", Reply(body=rss()))
+    await setup.add_feed("/f")
+    await setup.poller.poll_due()
+    ancient = (
+        "2011",
+        "South Korea, Turkey sign nuclear power agreement",
+        "Mon, 14 Mar 2011 10:00:00 +0200",
+    )
+    setup.server.route("/f", Reply(body=rss(ancient, LEE_MYUNG_BAK)))
+    setup.advance(minutes=6)
+    await setup.make_due()
+    report = await setup.poller.poll_due()
+    assert report.new_items == 2 and report.new_stories == []
+    assert await count(setup.db, "SELECT COUNT(*) FROM alerts") == 0
+    reasons = [r["reason"] for r in await setup.db.fetchall("SELECT reason FROM news_items")]
+    assert any("window" in r for r in reasons) and any("trap" in r for r in reasons)
+
+
+async def test_overlapping_ticks_do_not_run_twice(setup: Setup) -> None:
+    setup.server.route("/slow", Reply(body=rss(), delay=0.5))
+    await setup.add_feed("/slow")
+    first, second = await asyncio.gather(setup.poller.poll_due(), setup.poller.poll_due())
+    assert len(first.outcomes) + len(second.outcomes) == 1
+    assert len(setup.server.requests_to("/slow")) == 1
+
+
+async def test_one_host_is_polled_one_feed_at_a_time(setup: Setup) -> None:
+    setup.poller.host_spacing = 0.2
+    for name in ("a", "b", "c"):
+        setup.server.route(f"/{name}", Reply(body=rss()))
+        await setup.add_feed(f"/{name}")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await setup.poller.poll_due()
+    assert loop.time() - started >= 0.4  # two pauses between three feeds on 127.0.0.1
+
+
+def test_tick_follows_the_interval() -> None:
+    assert tick_seconds(1) == 1.0
+    assert tick_seconds(300) == 30.0
+    assert tick_seconds(60) == 6.0
+
+
+async def test_the_job_polls_in_the_running_bot_and_tells_admins_of_a_pause(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    from bot.config import load_settings
+    from tests.conftest import ADMIN_ID, Clock, running_bot
+
+    server.route("/feed", Reply(body=rss(OLD_ITEM)))
+    server.route("/down", Reply(status=500, body=b""))
+    settings = load_settings(
+        environ={
+            "DATABASE_PATH": str(tmp_path / "bot.db"),
+            "ADMIN_IDS": str(ADMIN_ID),
+            "FEED_URLS": f"{server.url('/feed')},{server.url('/down')}",
+            "POLL_INTERVAL_SECONDS": "1",
+        },
+        dotenv=None,
+    )
+    clock = Clock(dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC))
+    async with running_bot(settings, clock) as bot:
+        db = bot.services.db
+        for _ in range(100):
+            if await count(db, "SELECT COUNT(*) FROM feeds WHERE last_polled_at IS NOT NULL") == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert await count(db, "SELECT COUNT(*) FROM news_items") == 1
+        clock.now += dt.timedelta(days=2, minutes=5)
+        [notice] = await bot.standin.wait_for_messages(ADMIN_ID, 1, timeout=10)
+        assert "Feed paused" in notice.text and "/down" in notice.text
+        assert "HTTP 500" in notice.text
