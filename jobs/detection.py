@@ -147,16 +147,35 @@ class _Matcher:
         ordered = sorted(terms, key=lambda t: -len(t[1]))
         self._keys: list[str] = []
         self._cache: dict[_Text, list[_Hit]] = {}
-        groups: dict[bool, list[str]] = {False: [], True: []}
+        # Latin terms all start at a word boundary: the regexes test that boundary and the
+        # possible first letters once per position, before trying any alternative, which makes a
+        # scan several times faster than one alternation of hundreds of terms would be.
+        boundary = f"(?<!{_LW})"
+        latin: dict[bool, list[str]] = {False: [], True: []}
+        firsts: dict[bool, set[str]] = {False: set(), True: set()}
+        other: dict[bool, list[str]] = {False: [], True: []}
         for key, term, stem in ordered:
             compiled = _term_pattern(term, stem, names)
             if compiled is None:
                 continue
             pattern, cased = compiled
-            groups[cased].append(f"(?P<g{len(self._keys)}>{pattern})")
+            group = f"(?P<g{len(self._keys)}>{{}})"
+            if pattern.startswith(boundary):
+                latin[cased].append(group.format(pattern[len(boundary) :]))
+                folded = _cased_fold(term).strip() if cased else fold(_prepare(term))
+                firsts[cased].add(folded[0])
+            else:
+                other[cased].append(group.format(pattern))
             self._keys.append(key)
-        self._low = re.compile("|".join(groups[False])) if groups[False] else None
-        self._cased = re.compile("|".join(groups[True])) if groups[True] else None
+        self._regexes: list[tuple[re.Pattern[str], bool, bool]] = []
+        for cased in (False, True):
+            if latin[cased]:
+                first = "".join(sorted(re.escape(c) for c in firsts[cased]))
+                alternation = "|".join(latin[cased])
+                regex = re.compile(f"{boundary}(?=[{first}])(?:{alternation})")
+                self._regexes.append((regex, cased, False))
+            if other[cased]:
+                self._regexes.append((re.compile("|".join(other[cased])), cased, True))
 
     def hits(self, text: _Text) -> list[_Hit]:
         """Matches in text order; cached, because one item is scanned for several purposes."""
@@ -169,10 +188,11 @@ class _Matcher:
 
     def _scan(self, text: _Text) -> list[_Hit]:
         found: list[_Hit] = []
-        for regex, haystack in ((self._low, text.low), (self._cased, text.cased)):
-            if regex is None:
+        cjk = bool(_HANGUL.search(text.low) or _HAN.search(text.low))
+        for regex, cased, needs_cjk in self._regexes:
+            if needs_cjk and not cjk:
                 continue
-            for m in regex.finditer(haystack):
+            for m in regex.finditer(text.cased if cased else text.low):
                 name = m.lastgroup or ""
                 found.append(_Hit(self._keys[int(name[1:])], m.start(), m.end()))
         return sorted(found, key=lambda h: h.start)

@@ -165,12 +165,12 @@ class Poller:
         """
         known = await news.known_entry_ids(tx, feed.id, [s.entry.id for s in scanned])
         alerted: list[int] = []
+        rows: list[tuple[object, ...]] = []
         stamp = to_db_time(now)
         for item in scanned:
             if item.entry.id in known:
                 continue
             known.add(item.entry.id)
-            report.new_items += 1
             det = item.detection
             story_id = None
             if det.relevant and det.kind != "other":
@@ -180,16 +180,14 @@ class Poller:
                 elif det.kind == "agreement" and not silent:
                     await self._agreement_alert(tx, story_id, item, now)
                     alerted.append(story_id)
-            await tx.execute(
-                "INSERT INTO news_items (feed_id, entry_id, title, link, published_at, lang,"
-                " relevant, kind, sectors, reason, story_id, seen_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            published = item.entry.published
+            rows.append(
                 (
                     feed.id,
                     item.entry.id,
                     item.entry.title,
                     item.entry.link,
-                    to_db_time(item.entry.published) if item.entry.published else None,
+                    to_db_time(published) if published else None,
                     det.lang,
                     int(det.relevant),
                     det.kind,
@@ -197,8 +195,17 @@ class Poller:
                     det.reason,
                     story_id,
                     stamp,
-                ),
+                )
             )
+        # One statement for all new entries: most are irrelevant, and a round trip each to
+        # SQLite's thread would dominate a poll of a busy feed.
+        await tx.executemany(
+            "INSERT INTO news_items (feed_id, entry_id, title, link, published_at, lang,"
+            " relevant, kind, sectors, reason, story_id, seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        report.new_items += len(rows)
         return alerted
 
     async def _story_for(
