@@ -10,18 +10,17 @@ BENCHMARKS.md and leaves every other section as it is.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.report import write_section
 from jobs.detection import Detection, Detector
 from storage.visit import load_visit
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADLINES = ROOT / "tests" / "data" / "headlines.toml"
-BENCHMARKS = ROOT / "BENCHMARKS.md"
 SECTION = "## Detection quality"
 COMMAND = ".venv/bin/python -m benchmarks.detection_quality"
 
@@ -171,16 +170,6 @@ def section(report: Report, held_out: Report) -> str:
     )
 
 
-def replace_section(document: str, new_section: str) -> str:
-    """`document` with its detection-quality section replaced (or appended), other sections
-    untouched."""
-    pattern = re.compile(rf"^{re.escape(SECTION)}\s*$.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(document):
-        return pattern.sub(lambda _: new_section + "\n", document, count=1).rstrip() + "\n"
-    head = document.rstrip() + "\n\n" if document.strip() else "# Benchmarks\n\n"
-    return head + new_section
-
-
 def main() -> None:
     detector, cases = Detector(load_visit()), load_cases()
     report = evaluate(detector, cases)
@@ -188,9 +177,7 @@ def main() -> None:
     print(render(report))
     for mistake in report.mistakes:
         print("  -", mistake)
-    old = BENCHMARKS.read_text("utf-8") if BENCHMARKS.exists() else ""
-    BENCHMARKS.write_text(replace_section(old, section(report, held_out)), "utf-8")
-    print(f"updated {BENCHMARKS.relative_to(ROOT)}")
+    write_section(SECTION.removeprefix("## "), section(report, held_out).removeprefix(SECTION))
 
 
 if __name__ == "__main__":
