@@ -25,6 +25,26 @@ COMMANDS: tuple[Command, ...] = (
     Command("agenda"),
     Command("agreements"),
     Command("status"),
+    # --- admin curation
+    Command("review", "admin"),
+    Command("addagreement", "admin"),
+    Command("editagreement", "admin"),
+    Command("delagreement", "admin"),
+    Command("addagenda", "admin"),
+    Command("editagenda", "admin"),
+    Command("delagenda", "admin"),
+    Command("addfact", "admin"),
+    Command("delfact", "admin"),
+    Command("feeds", "admin"),
+    Command("addfeed", "admin"),
+    Command("delfeed", "admin"),
+    Command("pausefeed", "admin"),
+    Command("resumefeed", "admin"),
+    Command("broadcast", "admin"),
+    Command("audit", "admin"),
+    Command("admins", "owner"),
+    Command("addadmin", "owner"),
+    Command("deladmin", "owner"),
 )
 
 

@@ -35,6 +35,7 @@ class Settings:
     visit_file: Path | None  # None: the bundled visit
     log_level: str
     visit: Visit
+    allow_private_feeds: bool = False  # /addfeed may use private/loopback addresses
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -77,6 +78,7 @@ def load_settings(
         visit_file=Path(v) if (v := get("VISIT_FILE")) else None,
         log_level=_log_level(get("LOG_LEVEL")),
         visit=_visit(get("VISIT_FILE")),
+        allow_private_feeds=_flag("ALLOW_PRIVATE_FEEDS", get("ALLOW_PRIVATE_FEEDS")),
     )
 
 
@@ -127,6 +129,16 @@ def _interval(value: str | None) -> int:
     if seconds < 1:
         raise ConfigError(f"POLL_INTERVAL_SECONDS must be >= 1, got {seconds}")
     return seconds
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def _log_level(value: str | None) -> str:

@@ -46,3 +46,9 @@ async def agenda_items(db: Database, visit_id: int) -> list[AgendaItem]:
         (visit_id,),
     )
     return [_item(r) for r in rows]
+
+
+async def chat_timezone(db: Database, chat_id: int) -> str | None:
+    """The time zone a chat chose for reading times (None: the visit's)."""
+    row = await db.fetchone("SELECT timezone FROM chats WHERE chat_id = ?", (chat_id,))
+    return str(row["timezone"]) if row is not None and row["timezone"] else None

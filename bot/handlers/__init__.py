@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.handlers import errors, facts, start, status, visitinfo
+from bot.handlers import (  # admin curation
+    admin,
+    agenda_admin,
+    agreements_admin,
+    broadcast,
+    errors,
+    facts,
+    facts_admin,
+    feeds_admin,
+    review,
+    start,
+    status,
+    visitinfo,
+)
 from bot.handlers.common import AnyApp
 
 
@@ -16,6 +29,35 @@ def register(app: AnyApp) -> None:
     app.add_handler(CommandHandler("status", status.status))
     app.add_handler(CommandHandler("agenda", visitinfo.agenda))
     app.add_handler(CommandHandler("agreements", visitinfo.agreements))
+
+    # --- admin curation
+    app.add_handler(agreements_admin.conversation())
+    app.add_handler(
+        CallbackQueryHandler(agreements_admin.button, pattern=r"^agr:(save|drop|corr|nocorr):")
+    )
+    app.add_handler(
+        CallbackQueryHandler(visitinfo.agreements_button, pattern=visitinfo.PAGE_PATTERN)
+    )
+    app.add_handler(CommandHandler("editagreement", agreements_admin.editagreement))
+    app.add_handler(CommandHandler("delagreement", agreements_admin.delagreement))
+    app.add_handler(CommandHandler("addagenda", agenda_admin.addagenda))
+    app.add_handler(CommandHandler("editagenda", agenda_admin.editagenda))
+    app.add_handler(CommandHandler("delagenda", agenda_admin.delagenda))
+    app.add_handler(CommandHandler("review", review.review))
+    app.add_handler(CallbackQueryHandler(review.button, pattern=review.BUTTON_PATTERN))
+    app.add_handler(CommandHandler("feeds", feeds_admin.feeds))
+    app.add_handler(CommandHandler("addfeed", feeds_admin.addfeed))
+    app.add_handler(CallbackQueryHandler(feeds_admin.button, pattern=feeds_admin.BUTTON_PATTERN))
+    app.add_handler(CommandHandler("delfeed", feeds_admin.delfeed))
+    app.add_handler(CommandHandler("pausefeed", feeds_admin.pausefeed))
+    app.add_handler(CommandHandler("resumefeed", feeds_admin.resumefeed))
+    app.add_handler(CommandHandler("addfact", facts_admin.addfact))
+    app.add_handler(CommandHandler("delfact", facts_admin.delfact))
+    app.add_handler(CommandHandler("broadcast", broadcast.broadcast))
+    app.add_handler(CommandHandler("audit", admin.audit))
+    app.add_handler(CommandHandler("admins", admin.admins))
+    app.add_handler(CommandHandler("addadmin", admin.addadmin))
+    app.add_handler(CommandHandler("deladmin", admin.deladmin))
 
     # Fallbacks come last in the same group: PTB runs only the first matching handler of a
     # group, so they answer exactly the updates no feature handler above took.

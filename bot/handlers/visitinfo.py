@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.handlers.common import reply
 from bot.i18n import Html, t
-from bot.render import bullet_list, format_clock, format_day, link
-from bot.services import services
-from storage.agenda import AgendaItem, agenda_items
-from storage.agreements import list_agreements
+from bot.render import bullet_list, format_clock, format_day, link, truncate
+from bot.services import Services, services
+from storage.agenda import AgendaItem, agenda_items, chat_timezone
+from storage.agreements import list_agreements, story_ids, story_sources
 
 
 def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> dict[int, str]:
@@ -44,14 +46,28 @@ def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> di
     return marks
 
 
+def reader_zone(name: str | None, default: dt.tzinfo) -> dt.tzinfo:
+    """A chat's chosen zone, or the visit's when unset or unknown."""
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+
+
 async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The programme by day, in the reader's time zone, marking done, under way and next."""
     svc = services(context)
     lang = await svc.language(update)
-    tz = svc.visit.timezone
+    chat = update.effective_chat
+    chosen = await chat_timezone(svc.db, chat.id) if chat else None
+    tz = reader_zone(chosen, svc.visit.timezone)
     items = await agenda_items(svc.db, svc.visit_id)
     if not items:
         await reply(update, context, t(lang, "agenda.empty"))
         return
+    admin = await svc.is_admin(update.effective_user.id if update.effective_user else None)
     marks = agenda_marks(items, svc.now(), tz)
     lines: list[str] = [t(lang, "agenda.title", tz=str(tz))]
     current_day: dt.date | None = None
@@ -62,41 +78,95 @@ async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             current_day = day
         when = format_clock(item.starts_at, tz, lang) if item.time_known else "—"
         mark = marks.get(item.id)
-        lines.append(
-            t(
-                lang,
-                "agenda.item",
-                time=when,
-                title=item.title(lang),
-                place=item.place(lang),
-                mark=t(lang, f"agenda.mark.{mark}") if mark else Html(""),
-            )
+        line = t(
+            lang,
+            "agenda.item",
+            time=when,
+            title=item.title(lang),
+            place=item.place(lang),
+            mark=t(lang, f"agenda.mark.{mark}") if mark else Html(""),
         )
+        lines.append(t(lang, "agenda.admin_id", id=item.id) + line if admin else line)
     lines += ["", t(lang, "agenda.footer")]
     await reply(update, context, Html("\n".join(lines)))
 
 
-async def agreements(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
-    lang = await svc.language(update)
+AGREEMENTS_PER_PAGE = 8
+PAGE_PATTERN = r"^agl:\d+$"
+
+
+async def agreements_page(
+    svc: Services, lang: str, page: int, *, admin: bool
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """One page of the registry (newest first) and its Previous/Next buttons, if any."""
     entries = await list_agreements(svc.db, svc.visit_id)
     if not entries:
-        await reply(update, context, t(lang, "agreements.empty"))
-        return
+        return t(lang, "agreements.empty"), None
+    pages = max(1, -(-len(entries) // AGREEMENTS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = entries[page * AGREEMENTS_PER_PAGE : (page + 1) * AGREEMENTS_PER_PAGE]
+    linked = await story_ids(svc.db, [e.id for e in shown])
+    extra = await story_sources(svc.db, list(linked.values()))
     lines = []
-    for entry in entries:
+    for entry in shown:
         sector = svc.visit.sector(entry.sector)
-        lines.append(
-            t(
-                lang,
-                "agreements.item",
-                title=entry.title,
-                status=t(lang, f"agreements.status.{entry.status}"),
-                sector=sector.name.get(lang) if sector else "—",
-                date=entry.signed_on or "—",
-                parties=entry.parties or "—",
-                source=link(entry.source_url, entry.source_title) if entry.source_title else "—",
-            )
+        sources = [link(entry.source_url, entry.source_title)] if entry.source_title else []
+        for title, url in extra.get(linked.get(entry.id, -1), []):
+            if url != entry.source_url:
+                sources.append(link(url, truncate(title, 80)))
+        item = t(
+            lang,
+            "agreements.item",
+            title=entry.title,
+            status=t(lang, f"agreements.status.{entry.status}"),
+            sector=sector.name.get(lang) if sector else "—",
+            date=entry.signed_on or "—",
+            parties=entry.parties or "—",
+            source=Html(" · ".join(sources)) if sources else "—",
         )
+        lines.append(t(lang, "agreements.admin_id", id=entry.id) + item if admin else item)
     title = t(lang, "agreements.title", count=len(entries))
-    await reply(update, context, bullet_list(title, lines))
+    if pages > 1:
+        title = Html(title + " " + t(lang, "agreements.page", page=page + 1, pages=pages))
+    keyboard = None
+    if pages > 1:
+        buttons = []
+        if page > 0:
+            buttons.append(
+                InlineKeyboardButton(
+                    t(lang, "agreements.previous"), callback_data=f"agl:{page - 1}"
+                )
+            )
+        if page < pages - 1:
+            buttons.append(
+                InlineKeyboardButton(t(lang, "agreements.next"), callback_data=f"agl:{page + 1}")
+            )
+        keyboard = InlineKeyboardMarkup([buttons])
+    return bullet_list(title, lines), keyboard
+
+
+async def agreements(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The registry, newest first, paged with buttons when long; admins also see entry IDs."""
+    svc = services(context)
+    lang = await svc.language(update)
+    admin = await svc.is_admin(update.effective_user.id if update.effective_user else None)
+    text, keyboard = await agreements_page(svc, lang, 0, admin=admin)
+    await reply(update, context, text, keyboard=keyboard)
+
+
+async def agreements_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Previous/Next: the same message shows another page."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    svc = services(context)
+    lang = await svc.language(update)
+    await query.answer()
+    admin = await svc.is_admin(query.from_user.id)
+    text, keyboard = await agreements_page(
+        svc, lang, int(query.data.removeprefix("agl:")), admin=admin
+    )
+    try:
+        await query.edit_message_text(text, reply_markup=keyboard, disable_web_page_preview=True)
+    except BadRequest as exc:  # "message is not modified" when pressed twice
+        if "not modified" not in str(exc):
+            raise

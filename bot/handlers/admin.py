@@ -1,0 +1,205 @@
+"""/admins, /addadmin, /deladmin (owners) and /audit (admins), plus helpers the curation
+handlers share: who is acting, in which language, and how a validation problem is shown."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import BotCommandScopeChat, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.handlers.common import Handler, admin_only, args_text, owner_only, reply
+from bot.i18n import Html, t
+from bot.render import format_time, truncate
+from bot.services import Services, services
+from bot.validation import ValidationError, parse_id
+from storage.admin import add_admin, latest_audit, list_admins, remove_admin
+
+log = logging.getLogger(__name__)
+
+AUDIT_DEFAULT = 15
+AUDIT_MAX = 50
+AUDIT_VALUE_CHARS = 160
+
+
+CommandCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def _as_coroutine(
+    guard: Callable[[Handler], Handler],
+) -> Callable[[CommandCallback], CommandCallback]:
+    """Adapt a guard from `common` to the coroutine type PTB's handlers are declared with."""
+
+    def decorate(handler: CommandCallback) -> CommandCallback:
+        guarded = guard(handler)
+
+        @functools.wraps(handler)
+        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await guarded(update, context)
+
+        return run
+
+    return decorate
+
+
+admin_command = _as_coroutine(admin_only)
+"""Polite refusal, nothing changed, for anyone who is not an admin."""
+owner_command = _as_coroutine(owner_only)
+"""Polite refusal, nothing changed, for anyone who is not an owner."""
+
+
+def actor_id(update: Update) -> int:
+    """The admin doing something; the guards have already checked there is one."""
+    user = update.effective_user
+    if user is None:
+        raise RuntimeError("admin command without a user")
+    return user.id
+
+
+async def show_error(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, error: ValidationError
+) -> None:
+    """Explain a validation problem; the catalogue holds the wording for every key."""
+    lang = await services(context).language(update)
+    await reply(update, context, t(lang, error.key, **error.params))
+
+
+async def context_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Services, str]:
+    svc = services(context)
+    return svc, await svc.language(update)
+
+
+# --- admins ----------------------------------------------------------------------------------
+
+
+@owner_command
+async def admins(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Owners see who can curate: owners come from ADMIN_IDS, admins from the database."""
+    svc, lang = await context_lang(update, context)
+    lines = [t(lang, "admin.list_title")]
+    for owner in sorted(svc.settings.admin_ids):
+        lines.append(t(lang, "admin.list_owner", user_id=owner))
+    rows = await list_admins(svc.db)
+    for row in rows:
+        lines.append(
+            t(
+                lang,
+                "admin.list_admin",
+                user_id=row.user_id,
+                added_by=row.added_by or "—",
+                at=format_time(row.added_at, svc.visit.timezone, lang),
+            )
+        )
+    if not rows:
+        lines.append(t(lang, "admin.list_none"))
+    await reply(update, context, Html("\n".join(lines)))
+
+
+@owner_command
+async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Add an admin by numeric Telegram id and give them the admin command menu at once."""
+    svc, lang = await context_lang(update, context)
+    text = args_text(update)
+    if not text:
+        await reply(update, context, t(lang, "admin.add_usage"))
+        return
+    try:
+        user_id = parse_id(text)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return
+    if svc.is_owner(user_id):
+        await reply(update, context, t(lang, "admin.already_owner", user_id=user_id))
+        return
+    added = await add_admin(svc.db, svc.visit_id, user_id, actor_id=actor_id(update), now=svc.now())
+    if not added:
+        await reply(update, context, t(lang, "admin.already_admin", user_id=user_id))
+        return
+    from bot.app import publish_admin_menu  # the app module imports the handlers
+
+    await publish_admin_menu(context.application, svc, user_id)
+    await reply(update, context, t(lang, "admin.added", user_id=user_id))
+
+
+@owner_command
+async def deladmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Remove an admin and take the admin commands out of their menu."""
+    svc, lang = await context_lang(update, context)
+    text = args_text(update)
+    if not text:
+        await reply(update, context, t(lang, "admin.del_usage"))
+        return
+    try:
+        user_id = parse_id(text)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return
+    if svc.is_owner(user_id):
+        await reply(update, context, t(lang, "admin.cannot_remove_owner", user_id=user_id))
+        return
+    removed = await remove_admin(
+        svc.db, svc.visit_id, user_id, actor_id=actor_id(update), now=svc.now()
+    )
+    if not removed:
+        await reply(update, context, t(lang, "admin.not_admin", user_id=user_id))
+        return
+    try:
+        await context.bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
+    except TelegramError as exc:
+        log.warning("could not reset the command menu of %s: %s", user_id, exc)
+    await reply(update, context, t(lang, "admin.removed", user_id=user_id))
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def _short_json(value: Any) -> str:
+    if value is None:
+        return "—"
+    return truncate(json.dumps(value, ensure_ascii=False, sort_keys=True), AUDIT_VALUE_CHARS)
+
+
+@admin_command
+async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The latest admin actions, newest first: `/audit` or `/audit 40`."""
+    svc, lang = await context_lang(update, context)
+    text = args_text(update)
+    limit = AUDIT_DEFAULT
+    if text:
+        try:
+            limit = min(parse_id(text), AUDIT_MAX)
+        except ValidationError as error:
+            await show_error(update, context, error)
+            return
+    entries = await latest_audit(svc.db, limit)
+    if not entries:
+        await reply(update, context, t(lang, "audit.empty"))
+        return
+    lines = [t(lang, "audit.title", count=len(entries))]
+    for entry in entries:
+        lines.append(
+            t(
+                lang,
+                "audit.item",
+                id=entry.id,
+                at=format_time(entry.at, svc.visit.timezone, lang),
+                actor=entry.actor_id if entry.actor_id is not None else "—",
+                action=entry.action,
+                target=entry.target or "—",
+            )
+        )
+        if entry.before is not None or entry.after is not None:
+            lines.append(
+                t(
+                    lang,
+                    "audit.change",
+                    before=_short_json(entry.before),
+                    after=_short_json(entry.after),
+                )
+            )
+    await reply(update, context, Html("\n".join(lines)))

@@ -1,0 +1,151 @@
+"""/addagenda, /editagenda and /delagenda: admins keep the programme current.
+
+Times are typed in the visit's time zone (that is how programmes are published) and stored in
+UTC. Each change raises an agenda alert in the same transaction (see `storage.curation`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.handlers.admin import actor_id, admin_command, context_lang, show_error
+from bot.handlers.agreements_admin import wake_delivery
+from bot.handlers.common import args_text, reply
+from bot.i18n import t
+from bot.validation import (
+    PLACE_MAX,
+    ValidationError,
+    check_length,
+    parse_agenda_line,
+    parse_id,
+    parse_local_time,
+    parse_title,
+)
+from storage.curation import add_agenda_item, delete_agenda_item, edit_agenda_item
+from storage.db import from_db_time
+
+
+def typed_time(moment: dt.datetime, time_known: bool, tz: ZoneInfo) -> str:
+    """The time the way admins type it, so the confirmation can be compared at a glance."""
+    local = moment.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M} ({tz.key})" if time_known else f"{local:%Y-%m-%d} ({tz.key})"
+
+
+@admin_command
+async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/addagenda YYYY-MM-DD HH:MM | title | place` (a date alone: the hour is not public)."""
+    svc, lang = await context_lang(update, context)
+    text = args_text(update)
+    if not text:
+        await reply(update, context, t(lang, "agenda_admin.usage", tz=str(svc.visit.timezone)))
+        return
+    try:
+        draft = parse_agenda_line(text, svc.visit.timezone)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return
+    item_id = await add_agenda_item(
+        svc.db,
+        svc.visit_id,
+        starts_at=draft.starts_at,
+        time_known=draft.time_known,
+        title=draft.title,
+        place=draft.place,
+        actor_id=actor_id(update),
+        now=svc.now(),
+    )
+    await wake_delivery(context)
+    await reply(
+        update,
+        context,
+        t(
+            lang,
+            "agenda_admin.added",
+            id=item_id,
+            title=draft.title,
+            place=draft.place or "—",
+            when=typed_time(draft.starts_at, draft.time_known, svc.visit.timezone),
+        ),
+    )
+
+
+@admin_command
+async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/editagenda ID time=YYYY-MM-DD HH:MM`, `title=…` or `place=…`; subscribers are told."""
+    svc, lang = await context_lang(update, context)
+    head, _, rest = args_text(update).partition(" ")
+    name, _, value = rest.partition("=")
+    name, value = name.strip().lower(), value.strip()
+    try:
+        if not head or name not in ("time", "title", "place"):
+            raise ValidationError("agenda_admin.edit_usage")
+        item_id = parse_id(head)
+        if name == "time":
+            starts_at, known = parse_local_time(value, svc.visit.timezone)
+            changed = await edit_agenda_item(
+                svc.db,
+                svc.visit_id,
+                item_id,
+                starts_at=starts_at,
+                time_known=known,
+                actor_id=actor_id(update),
+                now=svc.now(),
+            )
+        elif name == "title":
+            changed = await edit_agenda_item(
+                svc.db,
+                svc.visit_id,
+                item_id,
+                title=parse_title(value),
+                actor_id=actor_id(update),
+                now=svc.now(),
+            )
+        else:
+            changed = await edit_agenda_item(
+                svc.db,
+                svc.visit_id,
+                item_id,
+                place=check_length("place", value, PLACE_MAX),
+                actor_id=actor_id(update),
+                now=svc.now(),
+            )
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return
+    if changed is None:
+        await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
+        return
+    await wake_delivery(context)
+    when = typed_time(
+        from_db_time(changed["starts_at"]), bool(changed["time_known"]), svc.visit.timezone
+    )
+    await reply(update, context, t(lang, "agenda_admin.edited", id=item_id, when=when))
+
+
+@admin_command
+async def delagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/delagenda ID`: the item disappears from /agenda and subscribers hear it was dropped."""
+    svc, lang = await context_lang(update, context)
+    text = args_text(update)
+    if not text:
+        await reply(update, context, t(lang, "agenda_admin.del_usage"))
+        return
+    try:
+        item_id = parse_id(text)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return
+    before = await delete_agenda_item(
+        svc.db, svc.visit_id, item_id, actor_id=actor_id(update), now=svc.now()
+    )
+    if before is None:
+        await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
+        return
+    await wake_delivery(context)
+    title = json.loads(before["title"]).get("en", "")
+    await reply(update, context, t(lang, "agenda_admin.deleted", id=item_id, title=title))

@@ -1,0 +1,250 @@
+"""/feeds, /addfeed, /delfeed, /pausefeed, /resumefeed: the sources the bot watches.
+
+/addfeed fetches the feed once and shows what `visitbot scan` would see (the same pipeline as
+the polling job) before anything is saved, so an admin adds a feed knowing it parses and what it
+would detect. Addresses that resolve into private, loopback or link-local ranges are refused
+unless ALLOW_PRIVATE_FEEDS is set: otherwise the command would let anyone with admin rights make
+the server probe its own network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.handlers.admin import actor_id, admin_command, context_lang, show_error
+from bot.handlers.common import args_text, reply
+from bot.i18n import Html, t
+from bot.render import format_time, link, truncate
+from bot.services import Services
+from bot.validation import ValidationError, forbidden_address, parse_url
+from jobs.detection import detector_for
+from jobs.feeds import FeedError, fetch_feed, make_client
+from jobs.pipeline import classify
+from storage.curation import FeedRow, add_feed, delete_feed, find_feed, list_feeds, set_feed_paused
+from storage.db import from_db_time
+
+log = logging.getLogger(__name__)
+
+BUTTON_PATTERN = r"^fd:(add|drop):[0-9a-f]+$"
+PENDING = "feed_pending"
+PREVIEW_ENTRIES = 5
+
+
+def _when(svc: Services, lang: str, value: str | None) -> str:
+    return format_time(from_db_time(value), svc.visit.timezone, lang) if value else "—"
+
+
+def feed_lines(svc: Services, lang: str, feed: FeedRow) -> list[Html]:
+    """One feed's health: last success, last error, failures, next poll, paused."""
+    state = (
+        t(lang, "feeds.paused", reason=feed.paused_reason or "—")
+        if feed.paused
+        else t(lang, "feeds.active")
+    )
+    lines = [
+        t(lang, "feeds.item", id=feed.id, url=link(feed.url, truncate(feed.url, 80)), state=state),
+        t(
+            lang,
+            "feeds.health",
+            success=_when(svc, lang, feed.last_success_at),
+            failures=feed.consecutive_failures,
+            next=_when(svc, lang, feed.next_poll_at),
+        ),
+    ]
+    if feed.last_error:
+        lines.append(
+            t(
+                lang,
+                "feeds.error",
+                at=_when(svc, lang, feed.last_error_at),
+                error=truncate(feed.last_error, 200),
+            )
+        )
+    return lines
+
+
+@admin_command
+async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc, lang = await context_lang(update, context)
+    rows = await list_feeds(svc.db, svc.visit_id)
+    if not rows:
+        await reply(update, context, t(lang, "feeds.empty"))
+        return
+    lines: list[str] = [t(lang, "feeds.title", count=len(rows))]
+    for feed in rows:
+        lines += ["", *feed_lines(svc, lang, feed)]
+    await reply(update, context, Html("\n".join(lines)))
+
+
+async def _resolves_privately(host: str) -> bool:
+    """True when any address of `host` is non-public, or when it does not resolve at all."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return True
+    return not infos or any(forbidden_address(str(info[4][0])) for info in infos)
+
+
+def _client(svc: Services) -> tuple[httpx.AsyncClient, bool]:
+    """The polling job's client when it runs, else a short-lived one (closed by the caller)."""
+    shared = svc.extras.get("feed_client")
+    if isinstance(shared, httpx.AsyncClient):
+        return shared, False
+    return make_client(), True
+
+
+@admin_command
+async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/addfeed URL`: check the address, fetch once, preview the detections, ask to add."""
+    svc, lang = await context_lang(update, context)
+    text = args_text(update)
+    if not text:
+        await reply(update, context, t(lang, "feeds.add_usage"))
+        return
+    try:
+        url = parse_url(text)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return
+    if await find_feed(svc.db, svc.visit_id, url):
+        await reply(update, context, t(lang, "feeds.exists", url=url))
+        return
+    host = urlsplit(url).hostname or ""
+    if not svc.settings.allow_private_feeds and await _resolves_privately(host):
+        await reply(update, context, t(lang, "feeds.private", host=host))
+        return
+    client, own = _client(svc)
+    try:
+        result = await fetch_feed(client, url)
+    except FeedError as exc:
+        await reply(update, context, t(lang, "feeds.fetch_failed", url=url, reason=exc.reason))
+        return
+    finally:
+        if own:
+            await client.aclose()
+    parsed = result.feed
+    entries = classify(detector_for(svc.visit), parsed.entries if parsed else [])
+    relevant = [e for e in entries if e.detection.relevant]
+    title = truncate(parsed.title if parsed else "", 200)
+    lines = [
+        t(
+            lang,
+            "feeds.preview",
+            url=url,
+            title=title or "—",
+            entries=len(entries),
+            relevant=len(relevant),
+        )
+    ]
+    for item in relevant[:PREVIEW_ENTRIES]:
+        lines.append(
+            t(
+                lang,
+                "feeds.preview_item",
+                kind=item.detection.kind,
+                title=link(item.entry.link, truncate(item.entry.title, 150)),
+            )
+        )
+    token = secrets.token_hex(4)
+    pending: dict[str, Any] = context.user_data.setdefault(PENDING, {})  # type: ignore[union-attr]
+    pending[token] = (url, title)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t(lang, "feeds.add_button"), callback_data=f"fd:add:{token}"),
+                InlineKeyboardButton(
+                    t(lang, "feeds.cancel_button"), callback_data=f"fd:drop:{token}"
+                ),
+            ]
+        ]
+    )
+    await reply(update, context, Html("\n".join(lines)), keyboard=keyboard)
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Add (or forget) the feed previewed by /addfeed."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    svc, lang = await context_lang(update, context)
+    await query.answer()
+    if not await svc.is_admin(query.from_user.id):
+        await reply(update, context, t(lang, "errors.admin_only"))
+        return
+    _prefix, action, token = query.data.split(":")
+    await query.edit_message_reply_markup(None)
+    pending = (context.user_data or {}).get(PENDING, {}).pop(token, None)
+    if pending is None:
+        await reply(update, context, t(lang, "feeds.expired"))
+        return
+    if action == "drop":
+        await reply(update, context, t(lang, "feeds.not_added"))
+        return
+    url, title = pending
+    feed_id = await add_feed(
+        svc.db, svc.visit_id, url, title, actor_id=query.from_user.id, now=svc.now()
+    )
+    if feed_id is None:
+        await reply(update, context, t(lang, "feeds.exists", url=url))
+        return
+    await reply(update, context, t(lang, "feeds.added", id=feed_id, url=url))
+
+
+async def _target(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str
+) -> tuple[Services, str, FeedRow] | None:
+    svc, lang = await context_lang(update, context)
+    ref = args_text(update)
+    if not ref:
+        await reply(update, context, t(lang, usage))
+        return None
+    feed = await find_feed(svc.db, svc.visit_id, ref)
+    if feed is None:
+        await reply(update, context, t(lang, "feeds.not_found", ref=ref))
+        return None
+    return svc, lang, feed
+
+
+@admin_command
+async def delfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/delfeed ID|URL`. Its entries go too; stories and agreements they formed stay."""
+    found = await _target(update, context, "feeds.del_usage")
+    if found is None:
+        return
+    svc, lang, feed = found
+    await delete_feed(svc.db, svc.visit_id, feed.id, actor_id=actor_id(update), now=svc.now())
+    await reply(update, context, t(lang, "feeds.deleted", id=feed.id, url=feed.url))
+
+
+@admin_command
+async def pausefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _target(update, context, "feeds.pause_usage")
+    if found is None:
+        return
+    svc, lang, feed = found
+    await set_feed_paused(
+        svc.db, svc.visit_id, feed.id, True, actor_id=actor_id(update), now=svc.now()
+    )
+    await reply(update, context, t(lang, "feeds.paused_done", id=feed.id, url=feed.url))
+
+
+@admin_command
+async def resumefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Resume a feed (paused by an admin or by repeated failures) and clear its failure count."""
+    found = await _target(update, context, "feeds.resume_usage")
+    if found is None:
+        return
+    svc, lang, feed = found
+    await set_feed_paused(
+        svc.db, svc.visit_id, feed.id, False, actor_id=actor_id(update), now=svc.now()
+    )
+    await reply(update, context, t(lang, "feeds.resumed", id=feed.id, url=feed.url))

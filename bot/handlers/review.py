@@ -1,0 +1,181 @@
+"""The review queue: stories the feeds classify as signed agreements, for admins to decide.
+
+The polling job calls `notify_admins_of_story` for each new pending story; every admin gets a card
+with Confirm, Dismiss and Edit. Decisions are race-safe in `storage.curation.decide_story`: when
+two admins press Confirm together, one entry is created and the other admin is told it was
+already decided. `/review` shows the cards of everything still pending.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import telegram
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.handlers.admin import admin_command, context_lang
+from bot.handlers.agreements_admin import wake_delivery
+from bot.handlers.common import reply
+from bot.i18n import Html, t
+from bot.render import link
+from bot.services import Services
+from storage.curation import (
+    Decision,
+    Saved,
+    StoryView,
+    decide_story,
+    pending_story_ids,
+    story,
+    story_fields,
+)
+
+log = logging.getLogger(__name__)
+
+BUTTON_PATTERN = r"^rv:[cde]:\d+$"
+REVIEW_LIMIT = 10
+
+
+def story_card(lang: str, svc: Services, view: StoryView) -> Html:
+    """Title, sectors, parties, day and sources of one story, every value escaped."""
+    sectors = [s.name.get(lang) for k in view.sectors if (s := svc.visit.sector(k))]
+    names = {a.key: a.name.get(lang) for a in (*svc.visit.anchors, *svc.visit.leaders)}
+    lines = [
+        t(lang, "review.card_title", id=view.id, title=view.title),
+        t(
+            lang,
+            "review.card_details",
+            sectors=", ".join(sectors) or "—",
+            parties=", ".join(names.get(p, p) for p in view.parties) or "—",
+            day=view.day or "—",
+        ),
+    ]
+    for title, url in view.sources:
+        lines.append(t(lang, "review.card_source", source=link(url, title or url)))
+    return Html("\n".join(lines))
+
+
+def review_keyboard(lang: str, story_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t(lang, "review.confirm"), callback_data=f"rv:c:{story_id}"),
+                InlineKeyboardButton(t(lang, "review.dismiss"), callback_data=f"rv:d:{story_id}"),
+                InlineKeyboardButton(t(lang, "review.edit"), callback_data=f"rv:e:{story_id}"),
+            ]
+        ]
+    )
+
+
+async def notify_admins_of_story(bot: telegram.Bot, svc: Services, story_id: int) -> None:
+    """Send a new pending agreement story to every admin with decision buttons.
+
+    Called by the polling job after it stored the story. An admin who never started the bot
+    cannot be written to; that must not stop the others from being told.
+    """
+    view = await story(svc.db, svc.visit_id, story_id)
+    if view is None or view.review != "pending":
+        return
+    for admin_id in sorted(await svc.admin_ids()):
+        lang = await svc.language_of(admin_id)
+        text = Html(t(lang, "review.new") + "\n" + story_card(lang, svc, view))
+        try:
+            await bot.send_message(
+                admin_id,
+                text,
+                reply_markup=review_keyboard(lang, story_id),
+                disable_web_page_preview=True,
+            )
+        except Forbidden:
+            log.info("admin %s has not started the bot; review card not sent", admin_id)
+        except TelegramError as exc:
+            log.warning("could not send review card to admin %s: %s", admin_id, exc)
+
+
+@admin_command
+async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/review: a card with buttons for each pending story, oldest first."""
+    svc, lang = await context_lang(update, context)
+    ids = await pending_story_ids(svc.db, svc.visit_id)
+    if not ids:
+        await reply(update, context, t(lang, "review.empty"))
+        return
+    await reply(update, context, t(lang, "review.title", count=len(ids), shown=min(len(ids), 10)))
+    for story_id in ids[:REVIEW_LIMIT]:
+        view = await story(svc.db, svc.visit_id, story_id)
+        if view is not None:
+            await reply(
+                update,
+                context,
+                story_card(lang, svc, view),
+                keyboard=review_keyboard(lang, story_id),
+            )
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Confirm (create the entry), Dismiss (never show again) or Edit (a prefilled command)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    svc, lang = await context_lang(update, context)
+    await query.answer()
+    admin = query.from_user.id
+    if not await svc.is_admin(admin):
+        await reply(update, context, t(lang, "errors.admin_only"))
+        return
+    _prefix, action, raw_id = query.data.split(":")
+    story_id = int(raw_id)
+    if action == "e":
+        await _edit(update, context, story_id)
+        return
+    decision: Decision = "confirmed" if action == "c" else "dismissed"
+    result = await decide_story(
+        svc.db, svc.visit, svc.visit_id, story_id, decision, actor_id=admin, now=svc.now()
+    )
+    if isinstance(result, Saved):
+        await wake_delivery(context)
+        await _clear_buttons(query)
+        await reply(
+            update, context, t(lang, "review.confirmed", id=story_id, agreement=result.agreement_id)
+        )
+    elif result is True:
+        await _clear_buttons(query)
+        await reply(update, context, t(lang, "review.dismissed", id=story_id))
+    else:
+        await _clear_buttons(query)
+        view = await story(svc.db, svc.visit_id, story_id)
+        if view is None:
+            await reply(update, context, t(lang, "review.gone", id=story_id))
+            return
+        await reply(
+            update,
+            context,
+            t(
+                lang,
+                "review.already",
+                id=story_id,
+                review=t(lang, f"review.state.{view.review}"),
+                by=view.reviewed_by or "—",
+            ),
+        )
+
+
+async def _clear_buttons(query: telegram.CallbackQuery) -> None:
+    try:
+        await query.edit_message_reply_markup(None)
+    except TelegramError as exc:  # e.g. the card is too old to edit; the reply still tells
+        log.info("could not remove review buttons: %s", exc)
+
+
+async def _edit(update: Update, context: ContextTypes.DEFAULT_TYPE, story_id: int) -> None:
+    """A ready-to-send /addagreement with the story's details; saving it links the story."""
+    svc, lang = await context_lang(update, context)
+    view = await story(svc.db, svc.visit_id, story_id)
+    if view is None or view.review != "pending":
+        await reply(update, context, t(lang, "review.gone", id=story_id))
+        return
+    fields = story_fields(view, svc.visit)
+    parts = [fields.title, fields.sector, fields.signed_on or "", fields.parties]
+    parts = [p.replace("|", "/") for p in parts] + [fields.source_url or ""]
+    command = "/addagreement " + " | ".join(parts)
+    await reply(update, context, t(lang, "review.edit_hint", id=story_id, command=command))
