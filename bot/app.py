@@ -14,7 +14,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, Defaults
+from telegram.ext import ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
 from bot import handlers
@@ -22,6 +22,7 @@ from bot.commands import Command, admin_commands, public_commands
 from bot.config import Settings
 from bot.handlers.common import AnyApp
 from bot.i18n import LANGUAGES, t
+from bot.ratelimit import FairRateLimiter
 from bot.services import SERVICES_KEY, Clock, Services, system_clock
 from jobs import polling
 from storage.db import Database
@@ -47,17 +48,24 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     clock: Clock = system_clock,
     token: str | None = None,
+    rate_limits: bool = True,
 ) -> AnyApp:
-    """Build the Application; pass `request`s to talk to a stand-in instead of Telegram."""
+    """Build the Application; pass `request`s to talk to a stand-in instead of Telegram.
+
+    `rate_limits=False` drops the rate limiter (only for measuring the raw sending path).
+    """
     builder = (
         ApplicationBuilder()
         .token(token or settings.bot_token or OFFLINE_TOKEN)
         .base_url(settings.api_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.visit.timezone))
-        .rate_limiter(AIORateLimiter(max_retries=2))
         .post_init(_post_init_with(settings, clock))
         .post_shutdown(_post_shutdown)
     )
+    if rate_limits:
+        # the builder's type parameter follows the limiter's argument type; the Application
+        # is handled as AnyApp everywhere, so the narrower type is not needed
+        builder = builder.rate_limiter(FairRateLimiter(max_retries=2))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:

@@ -1,0 +1,211 @@
+"""Pure rendering of alerts for one chat: Telegram HTML, every outside string escaped.
+
+Payload shapes are documented in `storage.alerts`. Everything that came from outside (titles,
+parties, sources, broadcast text, notes) goes through `t()` parameters or `escape`, and is cut
+to a sane length first, so a single alert always fits in one message; several alerts for the
+same chat are bundled into as few messages as fit in Telegram's 4,096 characters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.i18n import Html, escape, t
+from bot.render import MESSAGE_LIMIT, format_clock, format_day, link, truncate, utf16_len
+
+MAX_TITLE = 300
+MAX_TEXT = 3000
+MAX_NOTE = 500
+MAX_PARTIES = 300
+MAX_SOURCES = 5
+SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """One alert as the renderer sees it."""
+
+    kind: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Who reads: their language, time zone, and the visit's sector names in that language."""
+
+    lang: str
+    tz: dt.tzinfo
+    sector_names: Mapping[str, str] = field(default_factory=dict)
+    digest: bool = False
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """One message and the indexes of the alerts (in the input list) it carries."""
+
+    html: Html
+    alerts: tuple[int, ...]
+
+
+def _text(value: Any, limit: int) -> str:
+    return truncate(" ".join(str(value or "").split()), limit)
+
+
+def _localized(value: Any, lang: str) -> str:
+    if isinstance(value, Mapping):
+        found = value.get(lang) or value.get("en") or next(iter(value.values()), "")
+        return str(found or "")
+    return str(value or "")
+
+
+def _when(payload: Mapping[str, Any], ctx: RenderContext) -> str:
+    try:
+        starts = dt.datetime.fromisoformat(str(payload.get("starts_at")))
+    except ValueError:
+        return ""
+    if starts.tzinfo is None:
+        starts = starts.replace(tzinfo=dt.UTC)
+    day = format_day(starts.astimezone(ctx.tz).date(), ctx.lang)
+    if not payload.get("time_known", True):
+        return t(ctx.lang, "alert.when_day", day=day)
+    return t(ctx.lang, "alert.when", day=day, time=format_clock(starts, ctx.tz, ctx.lang))
+
+
+def _sources(payload: Mapping[str, Any], lang: str) -> Html:
+    links = []
+    for source in list(payload.get("sources") or [])[:MAX_SOURCES]:
+        if not isinstance(source, Mapping):
+            continue
+        url = str(source.get("url") or "")
+        title = _text(source.get("title") or url, 120) or "…"
+        links.append(link(url, title))
+    if not links:
+        return Html("")
+    return t(lang, "alert.sources", links=Html(", ".join(links)))
+
+
+def _agreement(payload: Mapping[str, Any], ctx: RenderContext, *, correction: bool) -> Html:
+    lang = ctx.lang
+    status = "confirmed" if payload.get("status") == "confirmed" else "reported"
+    lines = [
+        t(lang, "alert.correction.head" if correction else f"alert.agreement.head.{status}"),
+    ]
+    if correction:
+        lines.append(t(lang, f"alert.status.{status}"))
+        note = _text(payload.get("note"), MAX_NOTE)
+        if note:
+            lines.append(t(lang, "alert.correction.note", note=note))
+    lines.append(t(lang, "alert.title", title=_text(payload.get("title"), MAX_TITLE) or "…"))
+    details = []
+    sector = str(payload.get("sector") or "")
+    if sector:
+        details.append(escape(ctx.sector_names.get(sector, sector)))
+    signed_on = payload.get("signed_on")
+    if signed_on:
+        try:
+            details.append(escape(format_day(dt.date.fromisoformat(str(signed_on)), lang)))
+        except ValueError:
+            details.append(escape(_text(signed_on, 20)))
+    parties = _text(payload.get("parties"), MAX_PARTIES)
+    if parties:
+        details.append(escape(parties))
+    if details:
+        lines.append(Html(" · ".join(details)))
+    sources = _sources(payload, lang)
+    if sources:
+        lines.append(sources)
+    return Html("\n".join(lines))
+
+
+def _agenda(payload: Mapping[str, Any], ctx: RenderContext, *, reminder: bool) -> Html:
+    lang = ctx.lang
+    title = _text(_localized(payload.get("title"), lang), MAX_TITLE) or "…"
+    place = _text(_localized(payload.get("place"), lang), MAX_TITLE)
+    if reminder:
+        minutes = int(payload.get("minutes_before") or 0)
+        head = t(lang, "alert.reminder.head", minutes=minutes)
+    else:
+        change = str(payload.get("change") or "new")
+        if change not in ("new", "changed", "deleted"):
+            change = "changed"
+        head = t(lang, f"alert.agenda.head.{change}")
+    lines = [head, t(lang, "alert.title", title=title), Html(escape(_when(payload, ctx)))]
+    if place:
+        lines.append(t(lang, "alert.place", place=place))
+    return Html("\n".join(lines))
+
+
+def render_alert(alert: AlertView, ctx: RenderContext) -> Html:
+    """One alert as HTML, always shorter than a message."""
+    kind = alert.kind
+    if kind in ("agreement", "correction"):
+        return _agreement(alert.payload, ctx, correction=kind == "correction")
+    if kind in ("agenda", "reminder"):
+        return _agenda(alert.payload, ctx, reminder=kind == "reminder")
+    if kind == "broadcast":
+        text = str(alert.payload.get("text") or "").strip()
+        return t(ctx.lang, "alert.broadcast", text=truncate(text, MAX_TEXT) or "…")
+    raise ValueError(f"unknown alert kind {kind!r}")
+
+
+def render_bundle(
+    alerts: Sequence[AlertView], ctx: RenderContext, limit: int = MESSAGE_LIMIT
+) -> list[RenderedMessage]:
+    """Bundle the alerts, in order, into as few messages of at most `limit` as they fit in.
+
+    A digest gets a heading on its first message; several alerts get a count heading.
+    """
+    heading: Html | None = None
+    if ctx.digest:
+        heading = t(ctx.lang, "alert.digest.head", count=len(alerts))
+    elif len(alerts) > 1:
+        heading = t(ctx.lang, "alert.bundle.head", count=len(alerts))
+    room = limit - (utf16_len(heading) + utf16_len(SEPARATOR) if heading else 0)
+    parts = [fit(render_alert(a, ctx), room) for a in alerts]
+    messages: list[RenderedMessage] = []
+    current: list[str] = [heading] if heading else []
+    indexes: list[int] = []
+    size = utf16_len(heading) if heading else 0
+    sep = utf16_len(SEPARATOR)
+    for index, part in enumerate(parts):
+        part_size = utf16_len(part)
+        extra = part_size + (sep if current else 0)
+        if indexes and size + extra > limit:
+            messages.append(RenderedMessage(Html(SEPARATOR.join(current)), tuple(indexes)))
+            current, indexes, size = [], [], 0
+            extra = part_size
+        current.append(part)
+        indexes.append(index)
+        size += extra
+    if indexes:
+        messages.append(RenderedMessage(Html(SEPARATOR.join(current)), tuple(indexes)))
+    return messages
+
+
+def fit(part: Html, limit: int) -> Html:
+    """`part` unchanged if it fits, else its text without markup, cut (after escaping) to fit."""
+    if utf16_len(part) <= limit:
+        return part
+    plain = to_plain(part)
+    keep = limit
+    while True:
+        cut = escape(truncate(plain, keep))
+        size = utf16_len(cut)
+        if size <= limit:
+            return cut
+        keep = max(1, keep * limit // size - 1)
+
+
+_ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def to_plain(text: str) -> str:
+    """The HTML as plain text, links written out, for the 'can't parse entities' fallback."""
+    text = _ANCHOR.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
+    return html.unescape(_TAG.sub("", text))

@@ -1,0 +1,387 @@
+"""The delivery worker: drains the alert outbox to Telegram, fast and without losing anything.
+
+How it works
+------------
+One loop claims due deliveries ('pending' -> 'sending', all due rows of a chat at once) for as
+many chats as there are free slots, and starts one task per chat. A chat task renders its alerts
+into as few messages as fit (`bot.alert_render`), sends them, and queues the outcomes; a flusher
+writes outcomes in batches, one transaction per batch, because a transaction per message would
+itself become the bottleneck long before Telegram's limits do.
+
+Guarantees
+----------
+* Nothing is lost: rows are claimed before sending and marked after; on start-up every 'sending'
+  row goes back to 'pending'. A crash can repeat only what was in flight or sent but not yet
+  recorded (at most `concurrency` chats plus one flush interval).
+* Limits: the application's rate limiter (`bot.ratelimit.FairRateLimiter`) keeps the overall
+  30 messages/s and 20/min per group; the worker adds the per-chat pace (one message a second to
+  a private chat, one every three seconds to a group) by not claiming a chat that is cooling down.
+* Errors: RetryAfter waits the given time for that chat only and tries again; Forbidden and
+  "chat not found" deactivate the chat; ChatMigrated moves the subscription and re-queues the
+  rows for the new chat id; time-outs, network errors and 5xx are retried with backoff and then
+  marked 'failed'; an HTML parse error (a bug) is logged and the alert re-sent as plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.ext import Application
+
+from bot.alert_render import AlertView, RenderContext, render_bundle, to_plain
+from bot.i18n import language_for
+from bot.ratelimit import FairRateLimiter, retry_seconds
+from bot.services import Services
+from storage.alerts import (
+    DIGEST_EXEMPT,
+    DueDelivery,
+    Outcome,
+    claim_due,
+    next_due_at,
+    record_outcomes,
+    recover_in_flight,
+    register_waker,
+    release,
+    unregister_waker,
+    zone,
+)
+from storage.db import from_db_time, to_db_time
+from storage.subscriptions import ChatView, chat_views, deactivate, migrate_chat
+
+log = logging.getLogger(__name__)
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+DELIVERY_KEY = "delivery"
+MAX_RETRY_AFTER_ROUNDS = (
+    20  # a chat still flood-limited after this many waits goes back to the queue
+)
+
+
+class DeliveryWorker:
+    """Owns the delivery loop of one running application (in `svc.extras['delivery']`)."""
+
+    def __init__(
+        self,
+        app: AnyApp,
+        svc: Services,
+        *,
+        concurrency: int = 32,
+        retry_delays: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
+        private_interval: float = 1.0,
+        group_interval: float = 3.0,
+        poll_interval: float = 2.0,
+        flush_interval: float = 0.05,
+        flush_batch: int = 100,
+    ) -> None:
+        self.app = app
+        self.svc = svc
+        self.concurrency = concurrency
+        self.retry_delays = tuple(retry_delays)  # one entry per retry: len+1 attempts in all
+        self.private_interval = private_interval
+        self.group_interval = group_interval
+        self.poll_interval = poll_interval
+        self.flush_interval = flush_interval
+        self.flush_batch = flush_batch
+        self.sent_messages = 0
+        self.plain_fallbacks = 0
+        self._wake = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self._busy: set[int] = set()
+        self._cooling: dict[int, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._outcomes: list[Outcome] = []
+        self._loop_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._idle = asyncio.Event()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        recovered = await recover_in_flight(self.svc.db)
+        if recovered:
+            log.warning("re-queued %d deliveries that were in flight at the last stop", recovered)
+        register_waker(self.wake)
+        self._loop_task = asyncio.create_task(self._run(), name="delivery-loop")
+        self._flush_task = asyncio.create_task(self._flusher(), name="delivery-flush")
+
+    async def stop(self) -> None:
+        """Stop at once; unfinished rows stay 'sending' and are re-sent after the next start."""
+        self._stopping = True
+        unregister_waker(self.wake)
+        tasks = [t for t in (self._loop_task, self._flush_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._flush()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until nothing is due or in flight and every outcome is written (for tests)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            self._idle.clear()
+            self.wake()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), max(0.01, deadline - loop.time()))
+                return
+        raise TimeoutError("delivery worker did not become idle")
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self._wake.clear()
+            now = loop.time()
+            self._cooling = {c: u for c, u in self._cooling.items() if u > now}
+            free = self.concurrency - len(self._busy)
+            claimed: dict[int, list[DueDelivery]] = {}
+            if free > 0 and (free >= max(1, self.concurrency // 4) or not self._busy):
+                try:
+                    claimed = await claim_due(
+                        self.svc.db,
+                        self.svc.now(),
+                        max_chats=free,
+                        exclude_chats=self._busy | set(self._cooling),
+                    )
+                    views = await chat_views(self.svc.db, self.svc.visit_id, list(claimed))
+                except Exception:
+                    log.exception("claiming deliveries failed")
+                    await asyncio.sleep(1.0)
+                    continue
+                for chat_id, rows in claimed.items():
+                    self._busy.add(chat_id)
+                    task = asyncio.create_task(
+                        self._deliver_chat(chat_id, rows, views.get(chat_id))
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._task_done)
+            if claimed and len(claimed) >= free:
+                continue  # slots are full; a finishing task wakes us
+            if not claimed and not self._busy and not self._outcomes and not await self._due():
+                self._idle.set()
+            await self._sleep(await self._timeout(loop.time()))
+
+    async def _due(self) -> bool:
+        """Whether any pending delivery is due now (e.g. waiting for a cooling chat)."""
+        row = await self.svc.db.fetchone(
+            "SELECT 1 FROM deliveries WHERE status = 'pending' AND not_before <= ? LIMIT 1",
+            (to_db_time(self.svc.now()),),
+        )
+        return row is not None
+
+    async def _timeout(self, now: float) -> float:
+        timeout = self.poll_interval
+        if self._cooling:
+            timeout = min(timeout, max(0.01, min(self._cooling.values()) - now))
+        if not self._busy:
+            due = await next_due_at(self.svc.db)
+            if due is not None:
+                wait = (from_db_time(due) - self.svc.now()).total_seconds()
+                timeout = min(timeout, max(0.01, wait))
+        return timeout
+
+    async def _sleep(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+        self._wake.set()
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.flush_interval)
+            self._flush_now.clear()
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("recording delivery outcomes failed; will retry")
+                await asyncio.sleep(1.0)
+
+    async def _flush(self) -> None:
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        try:
+            await record_outcomes(self.svc.db, batch)
+        except BaseException:
+            self._outcomes[:0] = batch
+            raise
+        self._wake.set()
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        self._outcomes.extend(outcomes)
+        if len(self._outcomes) >= self.flush_batch:
+            self._flush_now.set()
+
+    # --- one chat -----------------------------------------------------------------------
+
+    def _context(self, view: ChatView | None, rows: list[DueDelivery]) -> RenderContext:
+        visit = self.svc.visit
+        lang = "en"
+        tz: dt.tzinfo = visit.timezone
+        digest = False
+        if view is not None:
+            lang = view.language or language_for(view.language_code)
+            tz = zone(view.timezone, visit.timezone)
+            digest = view.digest_hour is not None and any(r.kind not in DIGEST_EXEMPT for r in rows)
+        sectors = {s.key: s.name.get(lang) for s in visit.sectors}
+        return RenderContext(lang=lang, tz=tz, sector_names=sectors, digest=digest)
+
+    async def _deliver_chat(
+        self, chat_id: int, rows: list[DueDelivery], view: ChatView | None
+    ) -> None:
+        try:
+            now = self.svc.now()
+            fresh: list[DueDelivery] = []
+            stale: list[Outcome] = []
+            for row in rows:
+                if row.kind == "reminder" and _started(row.payload, now):
+                    stale.append(Outcome(row.id, "dropped", error="reminder after the start"))
+                else:
+                    fresh.append(row)
+            self._record(stale)
+            if fresh:
+                await self._send_rows(chat_id, fresh, self._context(view, fresh))
+        finally:
+            loop = asyncio.get_running_loop()
+            pace = self.private_interval if chat_id > 0 else self.group_interval
+            self._cooling[chat_id] = loop.time() + pace
+            self._busy.discard(chat_id)
+
+    async def _send_rows(self, chat_id: int, rows: list[DueDelivery], ctx: RenderContext) -> None:
+        messages = render_bundle([AlertView(r.kind, r.payload) for r in rows], ctx)
+        for index, message in enumerate(messages):
+            group = [rows[i] for i in message.alerts]
+            result = await self._send(chat_id, message.html)
+            if isinstance(result, int):
+                stamp = self.svc.now()
+                self._record([Outcome(r.id, "sent", result, None, stamp) for r in group])
+                continue
+            status, error = result
+            if status == "requeued":  # migrated or still flood-limited: the rows wait in the queue
+                return
+            if status == "dropped":  # the chat is gone: nothing else can reach it either
+                rest = [rows[i] for m in messages[index:] for i in m.alerts]
+                self._record([Outcome(r.id, "dropped", None, error[:500]) for r in rest])
+                return
+            self._record([Outcome(r.id, "failed", None, error[:500]) for r in group])
+
+    async def _send(self, chat_id: int, html: str) -> int | tuple[str, str]:
+        """Send one message: its message_id, or (status, error): requeued, dropped, failed."""
+        bot = self.app.bot
+        limiter = _fair_limiter(self.app)
+        failures = 0
+        flood_rounds = 0
+        plain = False
+        while True:
+            try:
+                if plain:
+                    message = await bot.send_message(
+                        chat_id, to_plain(html), parse_mode=None, disable_web_page_preview=True
+                    )
+                else:
+                    message = await bot.send_message(
+                        chat_id,
+                        html,
+                        parse_mode=ParseMode.HTML,
+                        disable_web_page_preview=True,
+                        rate_limit_args=0 if limiter is not None else None,
+                    )
+                self.sent_messages += 1
+                return int(message.message_id)
+            except RetryAfter as exc:
+                flood_rounds += 1
+                seconds = retry_seconds(exc)
+                if limiter is None:
+                    await asyncio.sleep(seconds + 0.05)
+                else:  # the limiter noted it; wait for this chat only
+                    await asyncio.sleep(max(0.05, limiter.paused_for(chat_id)))
+                if flood_rounds >= MAX_RETRY_AFTER_ROUNDS:
+                    log.warning("chat %s still flood-limited; back to the queue", chat_id)
+                    return await self._requeue_for(chat_id)
+            except ChatMigrated as exc:
+                await self._flush()  # what went out before the move must stay 'sent'
+                new_id = int(exc.new_chat_id)
+                await migrate_chat(self.svc.db, chat_id, new_id, self.svc.now())
+                self.wake()
+                return ("requeued", "migrated")
+            except Forbidden as exc:
+                await deactivate(self.svc.db, chat_id, f"forbidden: {exc.message}", self.svc.now())
+                return ("dropped", f"forbidden: {exc.message}")
+            except BadRequest as exc:
+                text = exc.message.lower()
+                if "chat not found" in text or "chat_id is empty" in text:
+                    await deactivate(self.svc.db, chat_id, exc.message, self.svc.now())
+                    return ("dropped", exc.message)
+                if "can't parse entities" in text and not plain:
+                    log.error("Telegram rejected alert HTML for %s (%s): %r", chat_id, exc, html)
+                    self.plain_fallbacks += 1
+                    plain = True
+                    continue
+                log.error("alert to %s refused: %s", chat_id, exc.message)
+                return ("failed", exc.message)
+            except NetworkError as exc:  # time-outs, connection errors and 5xx
+                if failures >= len(self.retry_delays):
+                    log.warning("giving up on %s after %d attempts: %s", chat_id, failures + 1, exc)
+                    return ("failed", f"{type(exc).__name__}: {exc.message}")
+                await asyncio.sleep(self.retry_delays[failures])
+                failures += 1
+            except RuntimeError:
+                if self._stopping or not self.app.running:
+                    await asyncio.Event().wait()  # shutting down: stop here, rows stay 'sending'
+                raise
+
+    async def _requeue_for(self, chat_id: int) -> tuple[str, str]:
+        await self._flush()  # rows already sent must not go back to the queue
+        ids = await self.svc.db.fetchall(
+            "SELECT id FROM deliveries WHERE chat_id = ? AND status = 'sending'", (chat_id,)
+        )
+        await release(self.svc.db, [int(r["id"]) for r in ids])
+        return ("requeued", "flood control")
+
+
+def _started(payload: dict[str, Any], now: dt.datetime) -> bool:
+    try:
+        starts = dt.datetime.fromisoformat(str(payload.get("starts_at")))
+    except ValueError:
+        return False
+    return starts <= now
+
+
+def _fair_limiter(app: AnyApp) -> FairRateLimiter | None:
+    limiter = getattr(app.bot, "rate_limiter", None)
+    return limiter if isinstance(limiter, FairRateLimiter) else None
+
+
+def worker_of(svc: Services) -> DeliveryWorker | None:
+    found = svc.extras.get(DELIVERY_KEY)
+    return found if isinstance(found, DeliveryWorker) else None
+
+
+async def start_delivery(app: AnyApp, svc: Services) -> None:
+    """Start-up hook: resume the outbox where the last run stopped."""
+    worker = DeliveryWorker(app, svc)
+    svc.extras[DELIVERY_KEY] = worker
+    await worker.start()
+
+
+async def stop_delivery(svc: Services) -> None:
+    worker = worker_of(svc)
+    if worker is not None:
+        await worker.stop()

@@ -1,0 +1,343 @@
+"""Chats, users, subscriptions and per-chat preferences.
+
+A chat is *subscribed* when it has a `subscriptions` row for the visit, and *reachable* while
+`chats.active` is 1. Telegram tells us when a chat stops being reachable (blocked, kicked, chat
+not found): the chat is deactivated and its pending deliveries are dropped, because stale alerts
+delivered days later help nobody. A later message from the chat reactivates it; the
+subscription itself is kept throughout, so nobody has to subscribe again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from storage.alerts import ChatPrefs, reschedule_chat
+from storage.db import Database, Tx, to_db_time
+
+log = logging.getLogger(__name__)
+
+Topics = Literal["all", "agreements", "agenda"]
+SubscribeResult = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    chat_id: int
+    wants_agreements: bool
+    wants_agenda: bool
+    set_by: int | None
+    timezone: str | None
+    quiet_start: int | None
+    quiet_end: int | None
+    digest_hour: int | None
+    active: bool
+
+    @property
+    def prefs(self) -> ChatPrefs:
+        return ChatPrefs(self.timezone, self.quiet_start, self.quiet_end, self.digest_hour)
+
+
+async def upsert_chat(tx: Tx, chat_id: int, kind: str, title: str, now: dt.datetime) -> None:
+    stamp = to_db_time(now)
+    await tx.execute(
+        "INSERT INTO chats (chat_id, type, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (chat_id) DO UPDATE SET type = excluded.type, title = excluded.title,"
+        " updated_at = excluded.updated_at"
+        " WHERE chats.type IS NOT excluded.type OR chats.title IS NOT excluded.title",
+        (chat_id, kind, title, stamp, stamp),
+    )
+
+
+async def record_user(
+    db: Database, user_id: int, language_code: str | None, now: dt.datetime
+) -> None:
+    """Remember a user and their Telegram language (groups use their subscriber's language)."""
+    stamp = to_db_time(now)
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO users (user_id, language_code, first_seen_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
+            " language_code = COALESCE(excluded.language_code, users.language_code),"
+            " last_seen_at = excluded.last_seen_at",
+            (user_id, language_code, stamp, stamp),
+        )
+
+
+async def subscription(db: Database, visit_id: int, chat_id: int) -> Subscription | None:
+    row = await db.fetchone(
+        "SELECT s.chat_id, s.wants_agreements, s.wants_agenda, s.set_by, c.timezone,"
+        " c.quiet_start, c.quiet_end, c.digest_hour, c.active"
+        " FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id"
+        " WHERE s.visit_id = ? AND s.chat_id = ?",
+        (visit_id, chat_id),
+    )
+    if row is None:
+        return None
+    return Subscription(
+        chat_id=int(row["chat_id"]),
+        wants_agreements=bool(row["wants_agreements"]),
+        wants_agenda=bool(row["wants_agenda"]),
+        set_by=row["set_by"],
+        timezone=row["timezone"],
+        quiet_start=row["quiet_start"],
+        quiet_end=row["quiet_end"],
+        digest_hour=row["digest_hour"],
+        active=bool(row["active"]),
+    )
+
+
+async def chat_prefs(db: Database, chat_id: int) -> ChatPrefs:
+    row = await db.fetchone(
+        "SELECT timezone, quiet_start, quiet_end, digest_hour FROM chats WHERE chat_id = ?",
+        (chat_id,),
+    )
+    if row is None:
+        return ChatPrefs(None, None, None, None)
+    return ChatPrefs(row["timezone"], row["quiet_start"], row["quiet_end"], row["digest_hour"])
+
+
+async def subscribe(
+    db: Database,
+    *,
+    visit_id: int,
+    chat_id: int,
+    chat_type: str,
+    title: str,
+    set_by: int | None,
+    topics: Topics,
+    now: dt.datetime,
+) -> SubscribeResult:
+    """Subscribe a chat (or change what it follows); says whether anything changed."""
+    agreements = topics in ("all", "agreements")
+    agenda = topics in ("all", "agenda")
+    stamp = to_db_time(now)
+    async with db.transaction() as tx:
+        await upsert_chat(tx, chat_id, chat_type, title, now)
+        await tx.execute(
+            "UPDATE chats SET active = 1, inactive_reason = NULL WHERE chat_id = ?", (chat_id,)
+        )
+        row = await tx.fetchone(
+            "SELECT wants_agreements, wants_agenda FROM subscriptions"
+            " WHERE visit_id = ? AND chat_id = ?",
+            (visit_id, chat_id),
+        )
+        if row is not None and (bool(row[0]), bool(row[1])) == (agreements, agenda):
+            return "unchanged"
+        await tx.execute(
+            "INSERT INTO subscriptions (visit_id, chat_id, wants_agreements, wants_agenda, set_by,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (visit_id, chat_id) DO UPDATE SET"
+            " wants_agreements = excluded.wants_agreements, wants_agenda = excluded.wants_agenda,"
+            " set_by = excluded.set_by, updated_at = excluded.updated_at",
+            (visit_id, chat_id, int(agreements), int(agenda), set_by, stamp, stamp),
+        )
+    return "created" if row is None else "updated"
+
+
+async def unsubscribe(db: Database, visit_id: int, chat_id: int) -> bool:
+    """Remove the subscription and drop what was still queued for the chat."""
+    async with db.transaction() as tx:
+        removed = await tx.execute_rowcount(
+            "DELETE FROM subscriptions WHERE visit_id = ? AND chat_id = ?", (visit_id, chat_id)
+        )
+        await tx.execute(
+            "UPDATE deliveries SET status = 'dropped', last_error = 'unsubscribed'"
+            " WHERE chat_id = ? AND status = 'pending'",
+            (chat_id,),
+        )
+    return removed > 0
+
+
+async def set_preferences(
+    db: Database,
+    chat_id: int,
+    *,
+    now: dt.datetime,
+    default_tz: dt.tzinfo,
+    timezone: str | None | Literal[False] = False,
+    quiet: tuple[int, int] | None | Literal[False] = False,
+    digest_hour: int | None | Literal[False] = False,
+) -> ChatPrefs:
+    """Change some preferences (False = leave as is) and reschedule the chat's pending rows."""
+    async with db.transaction() as tx:
+        if timezone is not False:
+            await tx.execute("UPDATE chats SET timezone = ? WHERE chat_id = ?", (timezone, chat_id))
+        if quiet is not False:
+            start, end = quiet if quiet is not None else (None, None)
+            await tx.execute(
+                "UPDATE chats SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?",
+                (start, end, chat_id),
+            )
+        if digest_hour is not False:
+            await tx.execute(
+                "UPDATE chats SET digest_hour = ? WHERE chat_id = ?", (digest_hour, chat_id)
+            )
+        await tx.execute(
+            "UPDATE chats SET updated_at = ? WHERE chat_id = ?", (to_db_time(now), chat_id)
+        )
+        row = await tx.fetchone(
+            "SELECT timezone, quiet_start, quiet_end, digest_hour FROM chats WHERE chat_id = ?",
+            (chat_id,),
+        )
+        prefs = (
+            ChatPrefs(None, None, None, None)
+            if row is None
+            else ChatPrefs(
+                row["timezone"], row["quiet_start"], row["quiet_end"], row["digest_hour"]
+            )
+        )
+        await reschedule_chat(tx, chat_id, prefs, now, default_tz)
+    return prefs
+
+
+# --- reachability ---------------------------------------------------------------------------
+
+
+async def deactivate_in(tx: Tx, chat_id: int, reason: str, now: dt.datetime) -> None:
+    await tx.execute(
+        "UPDATE chats SET active = 0, inactive_reason = ?, updated_at = ? WHERE chat_id = ?",
+        (reason[:200], to_db_time(now), chat_id),
+    )
+    await tx.execute(
+        "UPDATE deliveries SET status = 'dropped', last_error = ?"
+        " WHERE chat_id = ? AND status IN ('pending', 'sending')",
+        (f"chat inactive: {reason}"[:200], chat_id),
+    )
+
+
+async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) -> None:
+    """Stop sending to a chat that blocked or removed the bot (its subscription is kept)."""
+    async with db.transaction() as tx:
+        await deactivate_in(tx, chat_id, reason, now)
+    log.info("chat %s deactivated: %s", chat_id, reason)
+
+
+async def reactivate(db: Database, chat_id: int, now: dt.datetime) -> bool:
+    """The chat talks to us again (e.g. /start after unblocking); True if it was inactive."""
+    async with db.transaction() as tx:
+        changed = await tx.execute_rowcount(
+            "UPDATE chats SET active = 1, inactive_reason = NULL, updated_at = ?"
+            " WHERE chat_id = ? AND active = 0 AND migrated_to IS NULL",
+            (to_db_time(now), chat_id),
+        )
+    if changed:
+        log.info("chat %s reactivated", chat_id)
+    return changed > 0
+
+
+async def migrate_chat_in(tx: Tx, old_id: int, new_id: int, now: dt.datetime) -> None:
+    """A group became a supergroup: its subscription, preferences and queue follow it."""
+    stamp = to_db_time(now)
+    old = await tx.fetchone("SELECT * FROM chats WHERE chat_id = ?", (old_id,))
+    if old is None or old["migrated_to"] == new_id:
+        return
+    new = await tx.fetchone("SELECT 1 FROM chats WHERE chat_id = ?", (new_id,))
+    if new is None:
+        await tx.execute(
+            "INSERT INTO chats (chat_id, type, title, language, timezone, quiet_start, quiet_end,"
+            " digest_hour, active, created_at, updated_at)"
+            " SELECT ?, 'supergroup', title, language, timezone, quiet_start, quiet_end,"
+            " digest_hour, 1, ?, ? FROM chats WHERE chat_id = ?",
+            (new_id, stamp, stamp, old_id),
+        )
+    await tx.execute(
+        "INSERT OR IGNORE INTO subscriptions (visit_id, chat_id, wants_agreements, wants_agenda,"
+        " set_by, created_at, updated_at) SELECT visit_id, ?, wants_agreements, wants_agenda,"
+        " set_by, created_at, ? FROM subscriptions WHERE chat_id = ?",
+        (new_id, stamp, old_id),
+    )
+    await tx.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_id,))
+    await tx.execute(
+        "UPDATE OR IGNORE deliveries SET chat_id = ?, status = 'pending'"
+        " WHERE chat_id = ? AND status IN ('pending', 'sending')",
+        (new_id, old_id),
+    )
+    await tx.execute(
+        "UPDATE deliveries SET status = 'dropped', last_error = 'migrated (duplicate)'"
+        " WHERE chat_id = ? AND status IN ('pending', 'sending')",
+        (old_id,),
+    )
+    await tx.execute(
+        "UPDATE chats SET active = 0, inactive_reason = 'migrated', migrated_to = ?,"
+        " updated_at = ? WHERE chat_id = ?",
+        (new_id, stamp, old_id),
+    )
+    log.info("chat %s migrated to %s", old_id, new_id)
+
+
+async def migrate_chat(db: Database, old_id: int, new_id: int, now: dt.datetime) -> None:
+    async with db.transaction() as tx:
+        await migrate_chat_in(tx, old_id, new_id, now)
+
+
+# --- what the worker needs to render ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatView:
+    chat_id: int
+    timezone: str | None
+    digest_hour: int | None
+    language: str | None  # an explicit choice (chat or user)
+    language_code: str | None  # Telegram's code of the chat's user or subscriber
+
+
+async def chat_views(db: Database, visit_id: int, chat_ids: list[int]) -> dict[int, ChatView]:
+    """Language and time zone of many chats in one query (groups speak their subscriber's)."""
+    rows = await db.fetchall(
+        "SELECT c.chat_id, c.timezone, c.digest_hour, COALESCE(c.language, u.language) AS lang,"
+        " u.language_code FROM chats c"
+        " LEFT JOIN subscriptions s ON s.chat_id = c.chat_id AND s.visit_id = ?"
+        " LEFT JOIN users u ON u.user_id ="
+        "   CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE s.set_by END"
+        " WHERE c.chat_id IN (SELECT value FROM json_each(?))",
+        (visit_id, json.dumps(chat_ids)),
+    )
+    return {
+        int(r["chat_id"]): ChatView(
+            int(r["chat_id"]), r["timezone"], r["digest_hour"], r["lang"], r["language_code"]
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class SubscriberStats:
+    active: int
+    inactive: int
+    agreements: int
+    agenda: int
+    groups: int
+    quiet: int
+    digest: int
+
+
+async def subscriber_stats(db: Database, visit_id: int) -> SubscriberStats:
+    row = await db.fetchone(
+        "SELECT SUM(c.active = 1) AS active, SUM(c.active = 0) AS inactive,"
+        " SUM(c.active = 1 AND s.wants_agreements = 1) AS agreements,"
+        " SUM(c.active = 1 AND s.wants_agenda = 1) AS agenda,"
+        " SUM(c.active = 1 AND c.chat_id < 0) AS groups,"
+        " SUM(c.active = 1 AND c.quiet_start IS NOT NULL) AS quiet,"
+        " SUM(c.active = 1 AND c.digest_hour IS NOT NULL) AS digest"
+        " FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id WHERE s.visit_id = ?",
+        (visit_id,),
+    )
+    assert row is not None
+
+    def n(key: str) -> int:
+        return int(row[key] or 0)
+
+    return SubscriberStats(
+        n("active"),
+        n("inactive"),
+        n("agreements"),
+        n("agenda"),
+        n("groups"),
+        n("quiet"),
+        n("digest"),
+    )
