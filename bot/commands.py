@@ -25,6 +25,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("agenda"),
     Command("agreements"),
     Command("status"),
+    # --- subscriptions and alerts
+    Command("subscribe"),
+    Command("unsubscribe"),
+    Command("settings"),
+    Command("timezone"),
+    Command("quiet"),
+    Command("digest"),
+    Command("stats", "admin"),
     # --- admin curation
     Command("review", "admin"),
     Command("addagreement", "admin"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from bot.handlers import (  # admin curation
     admin,
@@ -15,7 +16,9 @@ from bot.handlers import (  # admin curation
     feeds_admin,
     review,
     start,
+    stats,
     status,
+    subscriptions,
     visitinfo,
 )
 from bot.handlers.common import AnyApp
@@ -58,6 +61,20 @@ def register(app: AnyApp) -> None:
     app.add_handler(CommandHandler("admins", admin.admins))
     app.add_handler(CommandHandler("addadmin", admin.addadmin))
     app.add_handler(CommandHandler("deladmin", admin.deladmin))
+
+    # --- subscriptions and alerts (tracking runs first, in its own group, for every update)
+    app.add_handler(TypeHandler(Update, subscriptions.track), group=-1)
+    app.add_handler(CommandHandler("subscribe", subscriptions.subscribe))
+    app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe))
+    app.add_handler(CommandHandler("settings", subscriptions.settings))
+    app.add_handler(
+        CallbackQueryHandler(subscriptions.settings_button, pattern=subscriptions.BUTTON_PATTERN)
+    )
+    app.add_handler(CommandHandler("timezone", subscriptions.timezone))
+    app.add_handler(CommandHandler("quiet", subscriptions.quiet))
+    app.add_handler(CommandHandler("digest", subscriptions.digest))
+    app.add_handler(CommandHandler("stats", stats.stats))
+    subscriptions.install_jobs()
 
     # Fallbacks come last in the same group: PTB runs only the first matching handler of a
     # group, so they answer exactly the updates no feature handler above took.
