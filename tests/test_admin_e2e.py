@@ -652,3 +652,15 @@ def test_every_admin_command_has_a_description() -> None:
 
     for command in admin_commands():
         assert t("en", f"command.{command.name}")
+
+
+async def test_subscribers_receive_admin_alerts_through_the_stand_in(bot: BotHarness) -> None:
+    """With the delivery worker running, outbox rows become real messages, shown literally."""
+    await subscribe(bot)
+    await bot.ask(ADMIN_ID, f"/broadcast Motorcade {HOSTILE}")
+    [message] = await bot.standin.wait_for_messages(SUBSCRIBER, 1)
+    assert f"Motorcade {HOSTILE}" in message.text
+    await bot.ask(ADMIN_ID, "/addagreement Hydrogen MoU | energy | 2025-11-24")
+    received = await bot.standin.wait_for_messages(SUBSCRIBER, 2)
+    assert "Hydrogen MoU" in received[-1].text
+    assert_no_rejections(bot)
