@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Settings
 from bot.handlers.stats import stats_text
-from bot.standin import InjectedError
+from bot.standin import InjectedError, SentMessage
 from jobs.delivery import DeliveryWorker, worker_of
 from storage import subscriptions as store
 from storage.alerts import AlertKind, create_alert
@@ -164,7 +164,11 @@ async def test_retry_after_waits_for_that_chat_only(bot: BotHarness) -> None:
     await add_subscribers(bot, range(FIRST, FIRST + 6))
     bot.standin.inject_errors("sendMessage", InjectedError.retry_after(2))
     arrived: dict[int, float] = {}
-    bot.standin.subscribe(lambda m: arrived.setdefault(m.chat_id, time.monotonic()))
+
+    def note(message: SentMessage) -> None:
+        arrived.setdefault(message.chat_id, time.monotonic())
+
+    bot.standin.subscribe(note)
     started = time.monotonic()
     await alert(bot, "Flood")
     await worker(bot).wait_idle()
