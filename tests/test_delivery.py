@@ -176,7 +176,7 @@ async def test_retry_after_waits_for_that_chat_only(bot: BotHarness) -> None:
     assert set(got) == set(range(FIRST, FIRST + 6)) and set(got.values()) == {1}
     delays = sorted(arrived[c] - started for c in got)
     assert delays[-1] >= 2.0  # the flood-limited chat waited as told ...
-    assert delays[-2] < 1.0  # ... and nobody else waited for it
+    assert delays[-2] < 1.5  # ... and nobody else waited for it
     assert await statuses(bot) == {"sent": 6}
 
 
