@@ -25,6 +25,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("agenda"),
     Command("agreements"),
     Command("status"),
+    Command("language"),
     # --- subscriptions and alerts
     Command("subscribe"),
     Command("unsubscribe"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from functools import cache
 from importlib import resources
+from string import Formatter
 from typing import Any
 
 from babel.messages.catalog import Catalog
@@ -54,6 +55,27 @@ def language_for(code: str | None) -> str:
         if base in LANGUAGES:
             return base
     return DEFAULT_LANGUAGE
+
+
+def resolve_language(chosen: str | None, code: str | None) -> str:
+    """The language to speak: an explicit `/language` choice wins, else Telegram's code.
+
+    A stored choice that is no longer a catalogue language (data from an older release, a
+    typo in the database) is ignored rather than trusted, so `t()` always gets a real one.
+    """
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return language_for(code)
+
+
+def placeholders(template: str) -> set[str]:
+    """The `{name}` placeholders of a template (for checking translations against English)."""
+    return {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+
+
+def template(lang: str, key: str) -> str | None:
+    """The raw template of `key` in `lang` only (no English fallback), or None."""
+    return _catalog(lang).get(key)
 
 
 def t(lang: str, key: str, **params: Any) -> Html:

@@ -15,8 +15,9 @@ from telegram import Update
 from telegram.ext import CallbackContext
 
 from bot.config import Settings
-from bot.i18n import language_for
+from bot.i18n import DEFAULT_LANGUAGE, resolve_language
 from storage.db import Database
+from storage.users import user_language
 from storage.visit import Visit
 
 Clock = Callable[[], dt.datetime]
@@ -57,23 +58,25 @@ class Services:
         return set(self.settings.admin_ids) | {int(r["user_id"]) for r in rows}
 
     async def language(self, update: Update | None) -> str:
-        """The reader's language: a stored choice, else Telegram's language_code."""
+        """The reader's language: their `/language` choice, else the update's language_code.
+
+        The update's own code is fresher than the stored one (people switch their Telegram
+        app's language), so it wins over `users.language_code` when nothing was chosen.
+        """
         user = update.effective_user if update else None
         if user is None:
-            return "en"
-        row = await self.db.fetchone("SELECT language FROM users WHERE user_id = ?", (user.id,))
-        if row is not None and row["language"]:
-            return str(row["language"])
-        return language_for(user.language_code)
+            return DEFAULT_LANGUAGE
+        stored = await user_language(self.db, user.id)
+        return resolve_language(stored.chosen, user.language_code or stored.language_code)
 
     async def language_of(self, user_id: int) -> str:
-        """A known user's language, for messages not prompted by their own update."""
-        row = await self.db.fetchone(
-            "SELECT language, language_code FROM users WHERE user_id = ?", (user_id,)
-        )
-        if row is None:
-            return "en"
-        return str(row["language"] or language_for(row["language_code"]))
+        """A known user's language for messages they did not prompt (alerts, admin menus).
+
+        Honours the `/language` choice first, then the last language_code Telegram sent; a
+        group's alerts use this for whoever set the group's subscription.
+        """
+        stored = await user_language(self.db, user_id)
+        return resolve_language(stored.chosen, stored.language_code)
 
     def admin_notice_due(self, every: float = 60.0) -> bool:
         """True at most once per `every` seconds: error notices must not flood admins."""

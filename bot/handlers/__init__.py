@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot.handlers import (  # admin curation
     admin,
@@ -14,6 +21,8 @@ from bot.handlers import (  # admin curation
     facts,
     facts_admin,
     feeds_admin,
+    inline,
+    language,
     review,
     start,
     stats,
@@ -75,6 +84,11 @@ def register(app: AnyApp) -> None:
     app.add_handler(CommandHandler("digest", subscriptions.digest))
     app.add_handler(CommandHandler("stats", stats.stats))
     subscriptions.install_jobs()
+
+    # --- languages: /language with buttons, and inline mode (@bot query shares facts)
+    app.add_handler(CommandHandler("language", language.language))
+    app.add_handler(CallbackQueryHandler(language.button, pattern=language.BUTTON_PATTERN))
+    app.add_handler(InlineQueryHandler(inline.inline_query))
 
     # Fallbacks come last in the same group: PTB runs only the first matching handler of a
     # group, so they answer exactly the updates no feature handler above took.
