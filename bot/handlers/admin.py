@@ -3,17 +3,15 @@ handlers share: who is acting, in which language, and how a validation problem i
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import Handler, admin_only, args_text, owner_only, reply
+from bot.handlers.common import admin_only, args_text, owner_only, reply
 from bot.i18n import Html, t
 from bot.render import format_time, truncate
 from bot.services import Services, services
@@ -25,32 +23,6 @@ log = logging.getLogger(__name__)
 AUDIT_DEFAULT = 15
 AUDIT_MAX = 50
 AUDIT_VALUE_CHARS = 160
-
-
-CommandCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
-
-
-def _as_coroutine(
-    guard: Callable[[Handler], Handler],
-) -> Callable[[CommandCallback], CommandCallback]:
-    """Adapt a guard from `common` to the coroutine type PTB's handlers are declared with."""
-
-    def decorate(handler: CommandCallback) -> CommandCallback:
-        guarded = guard(handler)
-
-        @functools.wraps(handler)
-        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            await guarded(update, context)
-
-        return run
-
-    return decorate
-
-
-admin_command = _as_coroutine(admin_only)
-"""Polite refusal, nothing changed, for anyone who is not an admin."""
-owner_command = _as_coroutine(owner_only)
-"""Polite refusal, nothing changed, for anyone who is not an owner."""
 
 
 def actor_id(update: Update) -> int:
@@ -77,7 +49,7 @@ async def context_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tu
 # --- admins ----------------------------------------------------------------------------------
 
 
-@owner_command
+@owner_only
 async def admins(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Owners see who can curate: owners come from ADMIN_IDS, admins from the database."""
     svc, lang = await context_lang(update, context)
@@ -100,7 +72,7 @@ async def admins(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, Html("\n".join(lines)))
 
 
-@owner_command
+@owner_only
 async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Add an admin by numeric Telegram id and give them the admin command menu at once."""
     svc, lang = await context_lang(update, context)
@@ -126,7 +98,7 @@ async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, t(lang, "admin.added", user_id=user_id))
 
 
-@owner_command
+@owner_only
 async def deladmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Remove an admin and take the admin commands out of their menu."""
     svc, lang = await context_lang(update, context)
@@ -164,7 +136,7 @@ def _short_json(value: Any) -> str:
     return truncate(json.dumps(value, ensure_ascii=False, sort_keys=True), AUDIT_VALUE_CHARS)
 
 
-@admin_command
+@admin_only
 async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The latest admin actions, newest first: `/audit` or `/audit 40`."""
     svc, lang = await context_lang(update, context)

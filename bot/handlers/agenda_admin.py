@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, admin_command, context_lang, show_error
+from bot.handlers.admin import actor_id, context_lang, show_error
 from bot.handlers.agreements_admin import wake_delivery
-from bot.handlers.common import args_text, reply
+from bot.handlers.common import admin_only, args_text, reply
 from bot.i18n import t
 from bot.validation import (
     PLACE_MAX,
@@ -36,7 +36,7 @@ def typed_time(moment: dt.datetime, time_known: bool, tz: ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M} ({tz.key})" if time_known else f"{local:%Y-%m-%d} ({tz.key})"
 
 
-@admin_command
+@admin_only
 async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/addagenda YYYY-MM-DD HH:MM | title | place` (a date alone: the hour is not public)."""
     svc, lang = await context_lang(update, context)
@@ -74,7 +74,7 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-@admin_command
+@admin_only
 async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/editagenda ID time=YYYY-MM-DD HH:MM`, `title=…` or `place=…`; subscribers are told."""
     svc, lang = await context_lang(update, context)
@@ -127,7 +127,7 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await reply(update, context, t(lang, "agenda_admin.edited", id=item_id, when=when))
 
 
-@admin_command
+@admin_only
 async def delagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/delagenda ID`: the item disappears from /agenda and subscribers hear it was dropped."""
     svc, lang = await context_lang(update, context)

@@ -23,8 +23,8 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.handlers.admin import actor_id, admin_command, context_lang, show_error
-from bot.handlers.common import args_text, keyboard_rows, reply
+from bot.handlers.admin import actor_id, context_lang, show_error
+from bot.handlers.common import admin_only, args_text, keyboard_rows, reply
 from bot.i18n import Html, t
 from bot.render import link
 from bot.services import Services, services
@@ -436,7 +436,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # --- edit and delete -------------------------------------------------------------------------
 
 
-@admin_command
+@admin_only
 async def editagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/editagreement ID field=value`; a confirmed entry offers a correction alert."""
     svc, lang = await context_lang(update, context)
@@ -494,7 +494,7 @@ async def editagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-@admin_command
+@admin_only
 async def delagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/delagreement ID`; the audit log keeps the whole entry, so a mistake can be undone."""
     svc, lang = await context_lang(update, context)

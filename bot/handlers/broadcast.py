@@ -9,15 +9,15 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, admin_command, context_lang, show_error
+from bot.handlers.admin import actor_id, context_lang, show_error
 from bot.handlers.agreements_admin import wake_delivery
-from bot.handlers.common import args_text, reply
+from bot.handlers.common import admin_only, args_text, reply
 from bot.i18n import t
 from bot.validation import ValidationError, parse_broadcast
 from storage.curation import broadcast as queue_broadcast
 
 
-@admin_command
+@admin_only
 async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/broadcast text`: queued for all subscribed chats; the text is shown as typed."""
     svc, lang = await context_lang(update, context)

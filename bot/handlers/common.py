@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
@@ -14,7 +14,7 @@ from bot.render import split_message
 from bot.services import services
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 async def reply(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, admin_command, context_lang, show_error
-from bot.handlers.common import args_text, reply
+from bot.handlers.admin import actor_id, context_lang, show_error
+from bot.handlers.common import admin_only, args_text, reply
 from bot.i18n import Html, t
 from bot.render import truncate
 from bot.validation import ValidationError, parse_fact_line, parse_id
@@ -18,7 +18,7 @@ from storage.curation import add_fact, admin_facts, delete_fact
 from storage.facts import topics
 
 
-@admin_command
+@admin_only
 async def addfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/addfact topic | text | source` where source is a title, a URL, or a title and a URL."""
     svc, lang = await context_lang(update, context)
@@ -49,7 +49,7 @@ async def addfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-@admin_command
+@admin_only
 async def delfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/delfact ID`; alone, lists the facts admins added with their IDs."""
     svc, lang = await context_lang(update, context)

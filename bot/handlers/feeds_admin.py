@@ -20,8 +20,8 @@ import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, admin_command, context_lang, show_error
-from bot.handlers.common import args_text, reply
+from bot.handlers.admin import actor_id, context_lang, show_error
+from bot.handlers.common import admin_only, args_text, reply
 from bot.i18n import Html, t
 from bot.render import format_time, link, truncate
 from bot.services import Services
@@ -72,7 +72,7 @@ def feed_lines(svc: Services, lang: str, feed: FeedRow) -> list[Html]:
     return lines
 
 
-@admin_command
+@admin_only
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc, lang = await context_lang(update, context)
     rows = await list_feeds(svc.db, svc.visit_id)
@@ -103,7 +103,7 @@ def _client(svc: Services) -> tuple[httpx.AsyncClient, bool]:
     return make_client(), True
 
 
-@admin_command
+@admin_only
 async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/addfeed URL`: check the address, fetch once, preview the detections, ask to add."""
     svc, lang = await context_lang(update, context)
@@ -214,7 +214,7 @@ async def _target(
     return svc, lang, feed
 
 
-@admin_command
+@admin_only
 async def delfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/delfeed ID|URL`. Its entries go too; stories and agreements they formed stay."""
     found = await _target(update, context, "feeds.del_usage")
@@ -225,7 +225,7 @@ async def delfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, t(lang, "feeds.deleted", id=feed.id, url=feed.url))
 
 
-@admin_command
+@admin_only
 async def pausefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await _target(update, context, "feeds.pause_usage")
     if found is None:
@@ -237,7 +237,7 @@ async def pausefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, t(lang, "feeds.paused_done", id=feed.id, url=feed.url))
 
 
-@admin_command
+@admin_only
 async def resumefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Resume a feed (paused by an admin or by repeated failures) and clear its failure count."""
     found = await _target(update, context, "feeds.resume_usage")

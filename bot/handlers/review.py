@@ -15,9 +15,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import admin_command, context_lang
+from bot.handlers.admin import context_lang
 from bot.handlers.agreements_admin import wake_delivery
-from bot.handlers.common import reply
+from bot.handlers.common import admin_only, reply
 from bot.i18n import Html, t
 from bot.render import link
 from bot.services import Services
@@ -93,7 +93,7 @@ async def notify_admins_of_story(bot: telegram.Bot, svc: Services, story_id: int
             log.warning("could not send review card to admin %s: %s", admin_id, exc)
 
 
-@admin_command
+@admin_only
 async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/review: a card with buttons for each pending story, oldest first."""
     svc, lang = await context_lang(update, context)
