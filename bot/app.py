@@ -9,24 +9,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ApplicationBuilder, Defaults
-from telegram.request import BaseRequest
+from telegram.ext import ApplicationBuilder, Defaults, TypeHandler
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import handlers
 from bot.commands import Command, admin_commands, public_commands
 from bot.config import Settings
 from bot.handlers.common import AnyApp
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_for, t
+from bot.i18n import LANGUAGES, t
+from bot.metrics import METRICS_KEY, CountingRequest, Metrics
+from bot.ops_server import start_ops_server, stop_ops_server
 from bot.ratelimit import FairRateLimiter
 from bot.services import SERVICES_KEY, Clock, Services, system_clock
-from jobs import polling
+from jobs import backups, polling
 from storage.db import Database
-from storage.users import user_language, users_with_choice
 from storage.visitdata import sync_visit
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,15 @@ OFFLINE_TOKEN = "0:OFFLINE"
 # shutdown hooks run in reverse. One readable list instead of registration by import side effect.
 StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
 ShutdownHook = Callable[[Services], Awaitable[None]]
-STARTUP_HOOKS: list[StartupHook] = [polling.start_feed_polling]
-SHUTDOWN_HOOKS: list[ShutdownHook] = [polling.stop_feed_polling]
+STARTUP_HOOKS: list[StartupHook] = [
+    polling.start_feed_polling,
+    backups.start_backups,
+    start_ops_server,
+]
+SHUTDOWN_HOOKS: list[ShutdownHook] = [polling.stop_feed_polling, stop_ops_server]
+# Handler group of the update counter: before every feature's group, and alone in it, so it sees
+# every update and never keeps another handler from running.
+METRICS_GROUP = -100
 
 
 def build_application(
@@ -67,11 +76,17 @@ def build_application(
         # the builder's type parameter follows the limiter's argument type; the Application
         # is handled as AnyApp everywhere, so the narrower type is not needed
         builder = builder.rate_limiter(FairRateLimiter(max_retries=2))  # type: ignore[arg-type]
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Every Bot API answer is counted at the request layer (429s included); the defaults mirror
+    # ApplicationBuilder's own (a pool of 256 connections, one for getUpdates).
+    metrics = Metrics()
+    builder = builder.request(
+        CountingRequest(request or HTTPXRequest(connection_pool_size=256), metrics)
+    ).get_updates_request(
+        CountingRequest(get_updates_request or HTTPXRequest(connection_pool_size=1), metrics)
+    )
     app = builder.build()
+    app.bot_data[METRICS_KEY] = metrics
+    app.add_handler(TypeHandler(Update, metrics.count_update), group=METRICS_GROUP)
     handlers.register(app)
     return app
 
@@ -114,41 +129,21 @@ def _menu(commands: list[Command], lang: str) -> list[BotCommand]:
 
 
 async def publish_commands(app: AnyApp, svc: Services) -> None:
-    """Public commands for everyone, one menu per language; then the per-chat menus.
-
-    Telegram picks the default menu by the app's language_code (English when it has none of
-    ours). Admins' chats list the admin commands in the admin's language, and users who chose
-    a language other than their app's get a menu of their own in it (`publish_user_menu`).
-    """
+    """Public commands for everyone (per language); admins' chats also list admin commands."""
     try:
         for lang in LANGUAGES:
-            code = None if lang == DEFAULT_LANGUAGE else lang
+            code = None if lang == "en" else lang
             await app.bot.set_my_commands(
                 _menu(public_commands(), lang), scope=BotCommandScopeDefault(), language_code=code
             )
     except TelegramError as exc:
         log.warning("could not publish the public command menu: %s", exc)
-    admins = await svc.admin_ids()
-    for admin_id in sorted(admins):
+    for admin_id in sorted(await svc.admin_ids()):
         await publish_admin_menu(app, svc, admin_id)
-    for user_id, stored in await users_with_choice(svc.db, limit=USER_MENUS_AT_STARTUP):
-        if user_id not in admins and stored.chosen != language_for(stored.language_code):
-            await _set_chat_menu(
-                app, user_id, _menu(public_commands(), await svc.language_of(user_id))
-            )
-
-
-# Chosen-language menus republished at start-up (most recently seen first); others are set
-# again when their user next uses /language.
-USER_MENUS_AT_STARTUP = 100
 
 
 async def publish_admin_menu(app: AnyApp, svc: Services, admin_id: int) -> None:
-    """The menu of one admin's private chat: public commands plus those the admin may use.
-
-    Written in the admin's language (their /language choice, else their app's language as
-    last seen), because a chat-scoped menu overrides the per-language default menus.
-    """
+    """The menu of one admin's private chat: public commands plus those the admin may use."""
     owner = svc.is_owner(admin_id)
     extra = [c for c in admin_commands() if c.audience == "admin" or owner]
     lang = await svc.language_of(admin_id)
@@ -161,33 +156,6 @@ async def publish_admin_menu(app: AnyApp, svc: Services, admin_id: int) -> None:
         log.warning("could not publish the admin menu for %s: %s", admin_id, exc)
 
 
-async def publish_user_menu(app: AnyApp, svc: Services, user_id: int) -> None:
-    """After a /language change: the menu of the user's private chat in the language now used.
-
-    Admins get their admin menu again. Others get a chat menu only when their choice differs
-    from their app's language; otherwise it is deleted, and the default menu for their app's
-    language (which already matches) shows again.
-    """
-    if await svc.is_admin(user_id):
-        await publish_admin_menu(app, svc, user_id)
-        return
-    stored = await user_language(svc.db, user_id)
-    if stored.chosen is not None and stored.chosen != language_for(stored.language_code):
-        await _set_chat_menu(app, user_id, _menu(public_commands(), stored.chosen))
-        return
-    try:
-        await app.bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
-    except TelegramError as exc:
-        log.warning("could not reset the command menu of %s: %s", user_id, exc)
-
-
-async def _set_chat_menu(app: AnyApp, chat_id: int, menu: list[BotCommand]) -> None:
-    try:
-        await app.bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
-    except TelegramError as exc:  # e.g. the user blocked the bot since
-        log.warning("could not publish the command menu of %s: %s", chat_id, exc)
-
-
 def services_of(app: AnyApp) -> Services:
     svc: Any = app.bot_data.get(SERVICES_KEY)
     if not isinstance(svc, Services):
@@ -196,8 +164,10 @@ def services_of(app: AnyApp) -> Services:
 
 
 @asynccontextmanager
-async def running(app: AnyApp) -> AsyncIterator[AnyApp]:
-    """Run `app` with long polling inside the current event loop, like `run_polling` does.
+async def running(app: AnyApp, *, webhook: WebhookParams | None = None) -> AsyncIterator[AnyApp]:
+    """Run `app` inside the current event loop, like `run_polling`/`run_webhook` do.
+
+    Long polling by default; with `webhook`, the updater listens for Telegram's POSTs instead.
 
     `run_polling` owns the loop and the signals; the console and the tests need the same
     lifecycle (initialize, post_init, start, polling … stop, shutdown, post_shutdown) in a loop
@@ -209,7 +179,10 @@ async def running(app: AnyApp) -> AsyncIterator[AnyApp]:
             await app.post_init(app)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1)
+        if webhook is None:
+            await app.updater.start_polling(poll_interval=0, timeout=1)
+        else:
+            await app.updater.start_webhook(**webhook.kwargs())
         try:
             yield app
         finally:
@@ -221,3 +194,48 @@ async def running(app: AnyApp) -> AsyncIterator[AnyApp]:
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+
+
+@dataclass(frozen=True)
+class WebhookParams:
+    """Where the webhook listens and what Telegram is told (`Updater.start_webhook` arguments).
+
+    `secret_token` is sent to Telegram with setWebhook; PTB's webhook server then answers 403 to
+    any request without the matching `X-Telegram-Bot-Api-Secret-Token` header.
+    """
+
+    listen: str
+    port: int
+    url_path: str
+    webhook_url: str
+    secret_token: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookParams:
+        if not settings.webhook_url or not settings.webhook_secret:
+            raise ValueError("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
+        return cls(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=settings.webhook_path,
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+        )
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "listen": self.listen,
+            "port": self.port,
+            "url_path": self.url_path,
+            "webhook_url": self.webhook_url,
+            "secret_token": self.secret_token,
+            "allowed_updates": Update.ALL_TYPES,
+            "drop_pending_updates": False,
+        }
+
+
+@asynccontextmanager
+async def running_webhook(app: AnyApp, params: WebhookParams) -> AsyncIterator[AnyApp]:
+    """`running` in webhook mode: what `visitbot run` does when WEBHOOK_URL is set."""
+    async with running(app, webhook=params) as started:
+        yield started

@@ -1,6 +1,7 @@
-"""The `visitbot` command: run | console | scan.
+"""The `visitbot` command: run | console | scan | db backup|check|migrate.
 
-Configuration problems end in one clear line on stderr and exit status 2, never a traceback.
+Configuration problems end in one clear line on stderr and exit status 2, never a traceback;
+an operation that fails (a backup, a check that finds damage) exits with status 1.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from telegram import Update
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logging_setup import redact, setup_logging
 from storage.db import DatabaseError
 
 EXIT_CONFIG = 2
@@ -29,7 +31,9 @@ NO_TOKEN = (
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visitbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot on Telegram (long polling)")
+    commands.add_parser(
+        "run", help="run the bot on Telegram (long polling, or a webhook when WEBHOOK_URL is set)"
+    )
     console = commands.add_parser("console", help="talk to the bot offline in this terminal")
     console.add_argument(
         "--user-id", type=int, help="act as this Telegram user id (default: a local admin)"
@@ -42,21 +46,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("source", help="a feed URL (http/https) or a file path")
     scan.add_argument("--json", action="store_true", help="one JSON object per entry")
+    db = commands.add_parser("db", help="database maintenance (safe while the bot runs)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    backup = db_commands.add_parser(
+        "backup", help="copy DATABASE_PATH to PATH with SQLite's online backup API, then check it"
+    )
+    backup.add_argument("path", type=Path, help="the backup file to create (must not exist)")
+    check = db_commands.add_parser("check", help="integrity check and migration state")
+    check.add_argument(
+        "path", type=Path, nargs="?", help="the database file (default: DATABASE_PATH)"
+    )
+    db_commands.add_parser("migrate", help="apply pending migrations to DATABASE_PATH")
     return parser
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"visitbot: {message}", file=sys.stderr)
+    # Error text can quote a URL or an exception from the network layer: redact it like logs.
+    print(f"visitbot: {redact(' '.join(message.split()))}", file=sys.stderr)
     return code
 
 
 def _configure_logging(settings: Settings, *, quiet: bool) -> None:
     level = logging.WARNING if quiet and settings.log_level == "INFO" else settings.log_level
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    setup_logging(
+        level,
+        settings.log_format,
+        secrets=(s for s in (settings.bot_token, settings.webhook_secret) if s),
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "scan":
             return scan(settings, args.source, as_json=args.json)
+        if args.command == "db":
+            _configure_logging(settings, quiet=True)
+            return database_command(
+                settings, args.db_command, args.path if "path" in args else None
+            )
     except DatabaseError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except KeyboardInterrupt:
@@ -87,12 +108,24 @@ def run(settings: Settings) -> int:
     if not settings.bot_token:
         return _fail(NO_TOKEN, EXIT_CONFIG)
     _configure_logging(settings, quiet=False)
-    from bot.app import build_application
+
+    from bot.app import WebhookParams, build_application
 
     app = build_application(settings)
     try:
-        # run_polling installs SIGINT/SIGTERM handlers and shuts down gracefully on either.
-        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        # run_polling/run_webhook install SIGINT/SIGTERM handlers and shut down gracefully.
+        if settings.webhook_url:
+            params = WebhookParams.from_settings(settings)
+            logging.getLogger(__name__).info(
+                "webhook mode: listening on %s:%d/%s for %s",
+                params.listen,
+                params.port,
+                params.url_path,
+                params.webhook_url,
+            )
+            app.run_webhook(**params.kwargs())
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     except InvalidToken:
         return _fail("Telegram rejected BOT_TOKEN; check it with @BotFather", EXIT_CONFIG)
     except NetworkError as exc:
@@ -101,6 +134,51 @@ def run(settings: Settings) -> int:
             "check the network or TELEGRAM_API_BASE_URL",
             EXIT_FAILURE,
         )
+    except TelegramError as exc:  # e.g. setWebhook refused the URL
+        return _fail(f"the Bot API refused to start the bot: {exc}", EXIT_FAILURE)
+    except OSError as exc:  # a port that is taken or not ours to bind (webhook, ops endpoint)
+        return _fail(f"cannot start: {exc}", EXIT_FAILURE)
+    return 0
+
+
+def database_command(settings: Settings, command: str, path: Path | None) -> int:
+    """`visitbot db backup PATH | check [PATH] | migrate`."""
+    from storage.backup import BackupError, backup_database, check_database
+
+    try:
+        if command == "backup":
+            assert path is not None
+            report = backup_database(settings.database_path, path)
+            print(
+                f"backup written to {path} (integrity ok, schema version {report.schema_version})"
+            )
+            return 0
+        if command == "check":
+            report = check_database(path or settings.database_path)
+            print("\n".join(report.lines()))
+            return 0 if report.ok else EXIT_FAILURE
+        if command == "migrate":
+            if not settings.database_path.is_file():
+                return _fail(
+                    f"database {settings.database_path} does not exist (visitbot run creates it)",
+                    EXIT_FAILURE,
+                )
+            return asyncio.run(_migrate(settings.database_path))
+    except BackupError as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    return _fail(f"unknown db command {command}", EXIT_CONFIG)
+
+
+async def _migrate(path: Path) -> int:
+    from storage.db import Database
+
+    async with await Database.open(path, migrate=False) as db:
+        applied = await db.migrate()
+        version = await db.schema_version()
+    if applied:
+        print(f"applied migrations {', '.join(f'{v:04d}' for v in applied)}; now at {version}")
+    else:
+        print(f"already up to date (schema version {version})")
     return 0
 
 

@@ -6,11 +6,14 @@ exit with status 2 instead of a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from storage.visit import Visit, VisitFileError, load_visit
@@ -18,6 +21,15 @@ from storage.visit import Visit, VisitFileError, load_visit
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_PATH = Path("data/visitbot.db")
 DEFAULT_POLL_INTERVAL = 300
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1"
+DEFAULT_WEBHOOK_PORT = 8443
+DEFAULT_OPS_LISTEN = "127.0.0.1"
+DEFAULT_BACKUP_INTERVAL_HOURS = 24.0
+DEFAULT_BACKUP_KEEP = 7
+LOG_FORMATS = ("text", "keyvalue", "json")
+# Telegram's rule for setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 
 class ConfigError(ValueError):
@@ -36,6 +48,23 @@ class Settings:
     log_level: str
     visit: Visit
     allow_private_feeds: bool = False  # /addfeed may use private/loopback addresses
+    # --- production (deployment section of the README)
+    webhook_url: str | None = None  # None: long polling
+    webhook_secret: str | None = None  # required with webhook_url
+    webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
+    webhook_port: int = DEFAULT_WEBHOOK_PORT
+    ops_listen: str = DEFAULT_OPS_LISTEN
+    ops_port: int | None = None  # None: no /healthz and /metrics endpoint
+    log_format: str = "text"
+    backup_dir: Path | None = None  # None: no automatic backups
+    backup_interval_hours: float = DEFAULT_BACKUP_INTERVAL_HOURS
+    backup_keep: int = DEFAULT_BACKUP_KEEP
+
+    @property
+    def webhook_path(self) -> str:
+        """The local path the webhook listens on: WEBHOOK_URL's path, so a reverse proxy can
+        forward requests unchanged."""
+        return urlsplit(self.webhook_url or "").path.strip("/")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -79,7 +108,104 @@ def load_settings(
         log_level=_log_level(get("LOG_LEVEL")),
         visit=_visit(get("VISIT_FILE")),
         allow_private_feeds=_flag("ALLOW_PRIVATE_FEEDS", get("ALLOW_PRIVATE_FEEDS")),
+        **_production(get),
     )
+
+
+def _production(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """Webhook, ops endpoint, log format and backup settings, each validated by name."""
+    webhook_url = get("WEBHOOK_URL")
+    secret = get("WEBHOOK_SECRET")
+    if webhook_url is not None:
+        parts = urlsplit(webhook_url)
+        if parts.scheme != "https" or not parts.netloc:
+            raise ConfigError(
+                f"WEBHOOK_URL must be an https:// URL (Telegram only calls HTTPS webhooks), "
+                f"got {webhook_url!r}"
+            )
+        if secret is None:
+            raise ConfigError(
+                "WEBHOOK_SECRET is required when WEBHOOK_URL is set "
+                "(1-256 characters: A-Z, a-z, 0-9, _ and -)"
+            )
+    if secret is not None and not _WEBHOOK_SECRET.match(secret):
+        raise ConfigError(
+            "WEBHOOK_SECRET must be 1-256 characters from A-Z, a-z, 0-9, _ and - "
+            f"(Telegram's rule), got {len(secret)} characters including others"
+        )
+    webhook_listen = _host("WEBHOOK_LISTEN", get("WEBHOOK_LISTEN")) or DEFAULT_WEBHOOK_LISTEN
+    webhook_port = _port("WEBHOOK_PORT", get("WEBHOOK_PORT")) or DEFAULT_WEBHOOK_PORT
+    ops_listen = _host("OPS_LISTEN", get("OPS_LISTEN")) or DEFAULT_OPS_LISTEN
+    ops_port = _port("OPS_PORT", get("OPS_PORT"))
+    if webhook_url is not None and ops_port == webhook_port and ops_listen == webhook_listen:
+        raise ConfigError(f"OPS_PORT must differ from WEBHOOK_PORT ({webhook_port})")
+    log_format = (get("LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be text, keyvalue or json, got {get('LOG_FORMAT')!r}")
+    backup_dir = get("BACKUP_DIR")
+    interval = get("BACKUP_INTERVAL_HOURS")
+    keep = get("BACKUP_KEEP")
+    return {
+        "webhook_url": webhook_url,
+        "webhook_secret": secret,
+        "webhook_listen": webhook_listen,
+        "webhook_port": webhook_port,
+        "ops_listen": ops_listen,
+        "ops_port": ops_port,
+        "log_format": log_format,
+        "backup_dir": Path(backup_dir) if backup_dir else None,
+        "backup_interval_hours": _hours(interval),
+        "backup_keep": _keep(keep),
+    }
+
+
+def _host(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _HOSTNAME.match(value):
+            raise ConfigError(
+                f"{name} must be an IP address or host name to listen on, got {value!r}"
+            ) from None
+    return value
+
+
+def _port(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name} must be a TCP port number from 1 to 65535, got {value!r}")
+    return port
+
+
+def _hours(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_BACKUP_INTERVAL_HOURS
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 366:  # also rejects nan and inf
+        raise ConfigError(f"BACKUP_INTERVAL_HOURS must be a number of hours > 0, got {value!r}")
+    return hours
+
+
+def _keep(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_BACKUP_KEEP
+    try:
+        keep = int(value)
+    except ValueError:
+        keep = 0
+    if keep < 1:
+        raise ConfigError(f"BACKUP_KEEP must be a whole number of backups >= 1, got {value!r}")
+    return keep
 
 
 def _url(name: str, value: str | None) -> str | None:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import random
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class Poller:
     # Called after the transaction that stored them commits.
     on_new_agreement_story: StoryCallback | None = None
     on_feed_paused: FeedCallback | None = None
+    # Called once per feed poll with the outcome and its duration in seconds (metrics).
+    on_polled: Callable[[Outcome, float], None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def poll_due(self) -> PollReport:
@@ -89,7 +92,11 @@ class Poller:
                     for index, feed in enumerate(feeds):
                         if index:
                             await asyncio.sleep(self.host_spacing)
-                        report.outcomes[feed.id] = await self.poll_feed(feed, report)
+                        started = time.perf_counter()
+                        outcome = await self.poll_feed(feed, report)
+                        report.outcomes[feed.id] = outcome
+                        if self.on_polled is not None:
+                            self.on_polled(outcome, time.perf_counter() - started)
 
             await asyncio.gather(*(poll_host(feeds) for feeds in by_host.values()))
         return report
@@ -314,6 +321,7 @@ async def start_feed_polling(app: Any, svc: Any) -> None:
 
         await notify_admins_of_story(app.bot, svc, story_id)
 
+    metrics = app.bot_data.get("metrics")
     poller = Poller(
         db=svc.db,
         visit=svc.visit,
@@ -324,6 +332,7 @@ async def start_feed_polling(app: Any, svc: Any) -> None:
         detector=detector_for(svc.visit),
         on_new_agreement_story=new_agreement_story,
         on_feed_paused=feed_paused,
+        on_polled=metrics.observe_feed_poll if metrics is not None else None,
     )
     svc.extras["feed_client"] = client
     svc.extras["poller"] = poller
