@@ -26,4 +26,6 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.detection_quality
+	$(BIN)/python -m benchmarks.feeds
+	$(BIN)/python -m benchmarks.fanout --write
