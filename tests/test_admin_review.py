@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Literal
 
 from bot.handlers.review import notify_admins_of_story
 from bot.standin import SentMessage
@@ -170,16 +171,17 @@ async def test_concurrent_decisions_in_storage_create_one_entry(bot: BotHarness)
 
     story_id = await make_story(bot)
     svc = bot.services
+    decisions: list[tuple[int, Literal["confirmed", "dismissed"]]] = [
+        (ADMIN_ID, "confirmed"),
+        (SECOND_ADMIN, "confirmed"),
+        (SECOND_ADMIN, "dismissed"),
+    ]
     results = await asyncio.gather(
         *(
             decide_story(
                 svc.db, svc.visit, svc.visit_id, story_id, decision, actor_id=actor, now=svc.now()
             )
-            for actor, decision in (
-                (ADMIN_ID, "confirmed"),
-                (SECOND_ADMIN, "confirmed"),
-                (SECOND_ADMIN, "dismissed"),
-            )
+            for actor, decision in decisions
         )
     )
     assert sum(isinstance(r, Saved) for r in results) == 1

@@ -25,8 +25,8 @@ async def test_start_explains_the_bot(bot: BotHarness) -> None:
 async def test_help_lists_admin_commands_only_for_admins(bot: BotHarness) -> None:
     [user_help] = await bot.ask(USER_ID, "/help")
     [admin_help] = await bot.ask(ADMIN_ID, "/help")
-    for command in ("/facts", "/agenda", "/agreements", "/status"):
-        assert command in user_help.text and command in admin_help.text
+    for public in ("/facts", "/agenda", "/agreements", "/status"):
+        assert public in user_help.text and public in admin_help.text
     assert "Admin commands" not in user_help.text
     for command in admin_commands():
         assert f"/{command.name} " not in user_help.text
@@ -78,7 +78,7 @@ async def test_facts_search(bot: BotHarness, query: str, expected: list[str]) ->
 async def test_facts_topic_by_name_with_sources_as_links(bot: BotHarness) -> None:
     [reply] = await bot.ask(USER_ID, "/facts Trade")
     assert "1965" in reply.text and "2013" in reply.text
-    assert "<i>(" in reply.html  # the source, shown with every fact
+    assert reply.html is not None and "<i>(" in reply.html  # the source, with every fact
 
 
 async def test_facts_no_match_offers_topics(bot: BotHarness) -> None:
