@@ -692,7 +692,9 @@ def _feed(row: sqlite3.Row) -> FeedRow:
 
 
 async def list_feeds(db: Database, visit_id: int) -> list[FeedRow]:
-    rows = await db.fetchall("SELECT * FROM feeds WHERE visit_id = ? ORDER BY id", (visit_id,))
+    rows = await db.fetchall(
+        "SELECT * FROM feeds WHERE visit_id = ? AND removed_at IS NULL ORDER BY id", (visit_id,)
+    )
     return [_feed(r) for r in rows]
 
 
@@ -701,11 +703,13 @@ async def find_feed(db: Database, visit_id: int, ref: str) -> FeedRow | None:
     ref = ref.strip()
     if ref.lstrip("#").isdigit():
         row = await db.fetchone(
-            "SELECT * FROM feeds WHERE visit_id = ? AND id = ?", (visit_id, int(ref.lstrip("#")))
+            "SELECT * FROM feeds WHERE visit_id = ? AND id = ? AND removed_at IS NULL",
+            (visit_id, int(ref.lstrip("#"))),
         )
     else:
         row = await db.fetchone(
-            "SELECT * FROM feeds WHERE visit_id = ? AND url = ?", (visit_id, ref)
+            "SELECT * FROM feeds WHERE visit_id = ? AND url = ? AND removed_at IS NULL",
+            (visit_id, ref),
         )
     return None if row is None else _feed(row)
 
@@ -716,13 +720,26 @@ async def add_feed(
     """Add an admin feed, due for polling now; None when the URL is already watched."""
     stamp = to_db_time(now)
     async with db.transaction() as tx:
-        if await tx.fetchone("SELECT 1 FROM feeds WHERE visit_id = ? AND url = ?", (visit_id, url)):
-            return None
-        feed_id = await tx.execute(
-            "INSERT INTO feeds (visit_id, url, title, origin, next_poll_at, created_at)"
-            " VALUES (?, ?, ?, 'admin', ?, ?)",
-            (visit_id, url, title, stamp, stamp),
+        existing = await tx.fetchone(
+            "SELECT id, removed_at FROM feeds WHERE visit_id = ? AND url = ?", (visit_id, url)
         )
+        if existing is not None and existing["removed_at"] is None:
+            return None
+        if existing is not None:
+            # Added again after removal: its first poll is silent again, like any new feed.
+            feed_id = int(existing["id"])
+            await tx.execute(
+                "UPDATE feeds SET removed_at = NULL, paused = 0, paused_reason = NULL,"
+                " origin = 'admin', title = ?, first_polled_at = NULL, consecutive_failures = 0,"
+                " first_failure_at = NULL, next_poll_at = ? WHERE id = ?",
+                (title, stamp, feed_id),
+            )
+        else:
+            feed_id = await tx.execute(
+                "INSERT INTO feeds (visit_id, url, title, origin, next_poll_at, created_at)"
+                " VALUES (?, ?, ?, 'admin', ?, ?)",
+                (visit_id, url, title, stamp, stamp),
+            )
         await audit(
             tx,
             visit_id=visit_id,
@@ -740,11 +757,16 @@ async def delete_feed(
 ) -> bool:
     async with db.transaction() as tx:
         row = await tx.fetchone(
-            "SELECT * FROM feeds WHERE id = ? AND visit_id = ?", (feed_id, visit_id)
+            "SELECT * FROM feeds WHERE id = ? AND visit_id = ? AND removed_at IS NULL",
+            (feed_id, visit_id),
         )
         if row is None:
             return False
-        await tx.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
+        # Marked, not deleted: see migration 0002.
+        await tx.execute(
+            "UPDATE feeds SET removed_at = ?, paused = 1, paused_reason = 'removed' WHERE id = ?",
+            (to_db_time(now), feed_id),
+        )
         await audit(
             tx,
             visit_id=visit_id,

@@ -75,25 +75,27 @@ async def ensure_feeds(
         )
         marks = ",".join("?" * len(urls)) or "NULL"
         await tx.execute(
-            f"UPDATE feeds SET paused = 1, paused_reason = '{UNCONFIGURED}'"
-            f" WHERE visit_id = ? AND origin IN ('default', 'env') AND url NOT IN ({marks})",
+            f"UPDATE feeds SET paused = 1, paused_reason = '{UNCONFIGURED}' WHERE visit_id = ?"
+            f" AND origin IN ('default', 'env') AND removed_at IS NULL AND url NOT IN ({marks})",
             (visit_id, *urls),
         )
         await tx.execute(
             f"UPDATE feeds SET paused = 0, paused_reason = NULL WHERE visit_id = ?"
-            f" AND paused_reason = '{UNCONFIGURED}' AND url IN ({marks})",
+            f" AND paused_reason = '{UNCONFIGURED}' AND removed_at IS NULL AND url IN ({marks})",
             (visit_id, *urls),
         )
 
 
 async def all_feeds(db: Database, visit_id: int) -> list[FeedState]:
-    rows = await db.fetchall("SELECT * FROM feeds WHERE visit_id = ? ORDER BY id", (visit_id,))
+    rows = await db.fetchall(
+        "SELECT * FROM feeds WHERE visit_id = ? AND removed_at IS NULL ORDER BY id", (visit_id,)
+    )
     return [_feed(r) for r in rows]
 
 
 async def due_feeds(db: Database, visit_id: int, now: dt.datetime) -> list[FeedState]:
     rows = await db.fetchall(
-        "SELECT * FROM feeds WHERE visit_id = ? AND paused = 0"
+        "SELECT * FROM feeds WHERE visit_id = ? AND paused = 0 AND removed_at IS NULL"
         " AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at, id",
         (visit_id, to_db_time(now)),
     )

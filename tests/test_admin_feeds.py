@@ -145,7 +145,13 @@ async def test_pause_resume_and_delete(bot: BotHarness) -> None:
 
     [deleted] = await bot.ask(ADMIN_ID, f"/delfeed {feed['id']}")
     assert "removed" in deleted.text
-    assert await rows(bot, "SELECT id FROM feeds WHERE id = ?", (feed["id"],)) == []
+    # Marked removed, not deleted, so its entries stay as sources of stories.
+    [removed] = await rows(bot, "SELECT removed_at, paused FROM feeds WHERE id = ?", (feed["id"],))
+    assert removed["removed_at"] is not None and removed["paused"] == 1
+    [gone] = await bot.ask(ADMIN_ID, "/feeds")
+    assert feed["url"] not in gone.text
+    [again] = await bot.ask(ADMIN_ID, f"/delfeed {feed['id']}")
+    assert "No feed matches" in again.text
     actions = [r["action"] for r in await rows(bot, "SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["feed.pause", "feed.resume", "feed.delete"]
     for command in ("/pausefeed 999", "/resumefeed 999", "/delfeed https://nope.example/x"):

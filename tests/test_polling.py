@@ -341,3 +341,20 @@ async def test_the_job_polls_in_the_running_bot_and_tells_admins_of_a_pause(
         [notice] = await bot.standin.wait_for_messages(ADMIN_ID, 1, timeout=10)
         assert "Feed paused" in notice.text and "/down" in notice.text
         assert "HTTP 500" in notice.text
+
+
+async def test_configured_feeds_follow_the_configuration_but_removals_stick(setup: Setup) -> None:
+    a, b = setup.server.url("/a"), setup.server.url("/b")
+    now = setup.clock[0]
+    await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)
+    await news.ensure_feeds(setup.db, setup.visit_id, (a,), "env", now)  # b left FEED_URLS
+    assert [f.url for f in await news.due_feeds(setup.db, setup.visit_id, now)] == [a]
+    await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # b is back
+    assert len(await news.due_feeds(setup.db, setup.visit_id, now)) == 2
+
+    from storage.curation import delete_feed
+
+    feed_a = (await news.all_feeds(setup.db, setup.visit_id))[0]
+    assert await delete_feed(setup.db, setup.visit_id, feed_a.id, actor_id=1, now=now)
+    await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # a restart
+    assert [f.url for f in await news.all_feeds(setup.db, setup.visit_id)] == [b]

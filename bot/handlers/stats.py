@@ -69,7 +69,7 @@ async def _feed_line(svc: Services, lang: str) -> Html:
     row = await svc.db.fetchone(
         "SELECT COUNT(*) AS total, SUM(paused = 1) AS paused,"
         " SUM(consecutive_failures > 0 AND paused = 0) AS failing,"
-        " MAX(last_success_at) AS last_ok FROM feeds WHERE visit_id = ?",
+        " MAX(last_success_at) AS last_ok FROM feeds WHERE visit_id = ? AND removed_at IS NULL",
         (svc.visit_id,),
     )
     total = int(row["total"] or 0) if row else 0
