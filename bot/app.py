@@ -27,7 +27,7 @@ from bot.metrics import METRICS_KEY, CountingRequest, Metrics
 from bot.ops_server import start_ops_server, stop_ops_server
 from bot.ratelimit import FairRateLimiter
 from bot.services import SERVICES_KEY, Clock, Services, system_clock
-from jobs import backups, polling
+from jobs import backups, delivery, polling, reminders
 from storage.db import Database
 from storage.users import user_language, users_with_choice
 from storage.visitdata import sync_visit
@@ -43,10 +43,16 @@ StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
 ShutdownHook = Callable[[Services], Awaitable[None]]
 STARTUP_HOOKS: list[StartupHook] = [
     polling.start_feed_polling,
+    delivery.start_delivery,
+    reminders.start_reminders,
     backups.start_backups,
     start_ops_server,
 ]
-SHUTDOWN_HOOKS: list[ShutdownHook] = [polling.stop_feed_polling, stop_ops_server]
+SHUTDOWN_HOOKS: list[ShutdownHook] = [
+    polling.stop_feed_polling,
+    delivery.stop_delivery,
+    stop_ops_server,
+]
 # Handler group of the update counter: before every feature's group, and alone in it, so it sees
 # every update and never keeps another handler from running.
 METRICS_GROUP = -100

@@ -83,7 +83,6 @@ def register(app: AnyApp) -> None:
     app.add_handler(CommandHandler("quiet", subscriptions.quiet))
     app.add_handler(CommandHandler("digest", subscriptions.digest))
     app.add_handler(CommandHandler("stats", stats.stats))
-    subscriptions.install_jobs()
 
     # --- languages: /language with buttons, and inline mode (@bot query shares facts)
     app.add_handler(CommandHandler("language", language.language))

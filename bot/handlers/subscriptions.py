@@ -419,16 +419,3 @@ async def _remember_user(
         return
     seen[user_id] = (language_code, clock)
     await store.record_user(svc.db, user_id, language_code, now)
-
-
-def install_jobs() -> None:
-    """Make the application start the delivery worker and the reminders (once per process)."""
-    from bot import app as app_module
-    from jobs import delivery, reminders
-
-    for hook in (delivery.start_delivery, reminders.start_reminders):
-        if hook not in app_module.STARTUP_HOOKS:
-            app_module.STARTUP_HOOKS.append(hook)
-    for stop in (delivery.stop_delivery,):
-        if stop not in app_module.SHUTDOWN_HOOKS:
-            app_module.SHUTDOWN_HOOKS.append(stop)
