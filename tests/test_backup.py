@@ -18,10 +18,12 @@ from jobs.backups import BACKUP_JOB_NAME, first_delay, take_backup
 from storage import subscriptions
 from storage.alerts import create_alert
 from storage.backup import BackupError, backup_database, check_database, list_backups
-from storage.db import Database
+from storage.db import Database, migrations
 from tests.conftest import Clock, running_bot, with_settings
 
 SUBSCRIBERS = range(7000, 7200)
+LATEST = migrations()[-1][0]
+ALL_VERSIONS = ", ".join(f"{version:04d}" for version, _, _ in migrations())
 
 
 def visitbot(*args: str, database: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -106,7 +108,7 @@ async def test_backup_during_a_fan_out_is_consistent_and_passes_db_check(
     assert created_during > created_before, "the bot kept writing while the backups ran"
     assert report.integrity_ok and report.pending == []
     assert code == 0, err
-    assert out.strip() == f"backup written to {cli_copy} (integrity ok, schema version 1)"
+    assert out.strip() == f"backup written to {cli_copy} (integrity ok, schema version {LATEST})"
     for copy in (in_process, cli_copy):
         check = visitbot("db", "check", str(copy), database=settings.database_path)
         assert check.returncode == 0, check.stdout + check.stderr
@@ -138,12 +140,15 @@ def test_cli_db_commands_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
     asyncio.run(empty_database())
     check = visitbot("db", "check", database=database)
     assert check.returncode == 0
-    assert "schema version: 0 (this visitbot: 1)" in check.stdout
+    assert f"schema version: 0 (this visitbot: {LATEST})" in check.stdout
     assert "pending migrations: 0001_initial.sql" in check.stdout
     migrate = visitbot("db", "migrate", database=database)
-    assert (migrate.returncode, migrate.stdout.strip()) == (0, "applied migrations 0001; now at 1")
+    assert (migrate.returncode, migrate.stdout.strip()) == (
+        0,
+        f"applied migrations {ALL_VERSIONS}; now at {LATEST}",
+    )
     again = visitbot("db", "migrate", database=database)
-    assert again.stdout.strip() == "already up to date (schema version 1)"
+    assert again.stdout.strip() == f"already up to date (schema version {LATEST})"
 
     backup = tmp_path / "copy.db"
     assert visitbot("db", "backup", str(backup), database=database).returncode == 0
