@@ -435,6 +435,41 @@ def _agenda_payload(row: sqlite3.Row, change: str) -> dict[str, Any]:
     }
 
 
+async def _agenda_changed(
+    tx: Tx,
+    visit_id: int,
+    item_id: int,
+    change: Literal["new", "changed", "deleted"],
+    *,
+    before: sqlite3.Row | None,
+    after: sqlite3.Row | None,
+    actor_id: int,
+    now: dt.datetime,
+) -> None:
+    """Every agenda change is audited and alerted in the transaction that makes it."""
+    action = {"new": "agenda.add", "changed": "agenda.edit", "deleted": "agenda.delete"}[change]
+    await audit(
+        tx,
+        visit_id=visit_id,
+        actor_id=actor_id,
+        action=action,
+        target=f"agenda:{item_id}",
+        before=_snapshot(before),
+        after=_snapshot(after),
+        at=now,
+    )
+    shown = after if after is not None else before
+    assert shown is not None
+    await create_alert(
+        tx,
+        visit_id=visit_id,
+        kind="agenda",
+        payload=_agenda_payload(shown, change),
+        created_by=actor_id,
+        now=now,
+    )
+
+
 async def add_agenda_item(
     db: Database,
     visit_id: int,
@@ -464,23 +499,8 @@ async def add_agenda_item(
             ),
         )
         row = await tx.fetchone("SELECT * FROM agenda_items WHERE id = ?", (item_id,))
-        assert row is not None
-        await audit(
-            tx,
-            visit_id=visit_id,
-            actor_id=actor_id,
-            action="agenda.add",
-            target=f"agenda:{item_id}",
-            after=_snapshot(row),
-            at=now,
-        )
-        await create_alert(
-            tx,
-            visit_id=visit_id,
-            kind="agenda",
-            payload=_agenda_payload(row, "new"),
-            created_by=actor_id,
-            now=now,
+        await _agenda_changed(
+            tx, visit_id, item_id, "new", before=None, after=row, actor_id=actor_id, now=now
         )
         return item_id
 
@@ -525,23 +545,8 @@ async def edit_agenda_item(
         )
         after = await tx.fetchone("SELECT * FROM agenda_items WHERE id = ?", (item_id,))
         assert after is not None
-        await audit(
-            tx,
-            visit_id=visit_id,
-            actor_id=actor_id,
-            action="agenda.edit",
-            target=f"agenda:{item_id}",
-            before=_snapshot(row),
-            after=_snapshot(after),
-            at=now,
-        )
-        await create_alert(
-            tx,
-            visit_id=visit_id,
-            kind="agenda",
-            payload=_agenda_payload(after, "changed"),
-            created_by=actor_id,
-            now=now,
+        await _agenda_changed(
+            tx, visit_id, item_id, "changed", before=row, after=after, actor_id=actor_id, now=now
         )
         return _snapshot(after)
 
@@ -561,22 +566,8 @@ async def delete_agenda_item(
             "UPDATE agenda_items SET deleted_at = ?, updated_at = ? WHERE id = ?",
             (to_db_time(now), to_db_time(now), item_id),
         )
-        await audit(
-            tx,
-            visit_id=visit_id,
-            actor_id=actor_id,
-            action="agenda.delete",
-            target=f"agenda:{item_id}",
-            before=_snapshot(row),
-            at=now,
-        )
-        await create_alert(
-            tx,
-            visit_id=visit_id,
-            kind="agenda",
-            payload=_agenda_payload(row, "deleted"),
-            created_by=actor_id,
-            now=now,
+        await _agenda_changed(
+            tx, visit_id, item_id, "deleted", before=row, after=None, actor_id=actor_id, now=now
         )
         return _snapshot(row)
 
