@@ -36,7 +36,7 @@ def _agreement(row: sqlite3.Row) -> Agreement:
 async def list_agreements(db: Database, visit_id: int) -> list[Agreement]:
     """Newest first: by signing date, then by entry."""
     rows = await db.fetchall(
-        "SELECT * FROM agreements WHERE visit_id = ?"
+        "SELECT * FROM agreements WHERE visit_id = ? AND deleted_at IS NULL"
         " ORDER BY COALESCE(signed_on, '') DESC, id DESC",
         (visit_id,),
     )

@@ -123,7 +123,9 @@ async def _write_agreement(
     stamp = to_db_time(now)
     existing = None
     if story_id is not None:
-        existing = await tx.fetchone("SELECT * FROM agreements WHERE story_id = ?", (story_id,))
+        existing = await tx.fetchone(
+            "SELECT * FROM agreements WHERE story_id = ? AND deleted_at IS NULL", (story_id,)
+        )
     values = (
         fields.title,
         fields.sector,
@@ -136,8 +138,9 @@ async def _write_agreement(
         agreement_id = int(existing["id"])
         await tx.execute(
             "UPDATE agreements SET title = ?, sector = ?, signed_on = ?, parties = ?,"
-            " source_title = ?, source_url = ?, status = 'confirmed', updated_at = ? WHERE id = ?",
-            (*values, stamp, agreement_id),
+            " source_title = ?, source_url = ?, status = 'confirmed', updated_at = ?,"
+            " curated_at = ? WHERE id = ?",
+            (*values, stamp, stamp, agreement_id),
         )
     else:
         agreement_id = await tx.execute(
@@ -162,7 +165,6 @@ async def _write_agreement(
         visit_id=visit_id,
         kind="agreement",
         payload=await agreement_payload(tx, agreement_id),
-        dedupe_key=f"agreement:{agreement_id}",
         created_by=actor_id,
         now=now,
     )
@@ -231,7 +233,8 @@ async def edit_agreement(
         raise ValueError(f"not an editable column: {column}")
     async with db.transaction() as tx:
         before = await tx.fetchone(
-            "SELECT * FROM agreements WHERE id = ? AND visit_id = ?", (agreement_id, visit_id)
+            "SELECT * FROM agreements WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
+            (agreement_id, visit_id),
         )
         if before is None:
             return None
@@ -241,8 +244,9 @@ async def edit_agreement(
             extra = ", source_title = ?"
             params.append(source_label(value))
         await tx.execute(
-            f"UPDATE agreements SET {column} = ?{extra}, updated_at = ? WHERE id = ?",
-            (*params, to_db_time(now), agreement_id),
+            f"UPDATE agreements SET {column} = ?{extra}, updated_at = ?, curated_at = ?"
+            " WHERE id = ?",
+            (*params, to_db_time(now), to_db_time(now), agreement_id),
         )
         after = await tx.fetchone("SELECT * FROM agreements WHERE id = ?", (agreement_id,))
         old, new = _snapshot(before) or {}, _snapshot(after) or {}
@@ -292,11 +296,17 @@ async def delete_agreement(
     """Remove an entry; its snapshot, or None when there was none."""
     async with db.transaction() as tx:
         row = await tx.fetchone(
-            "SELECT * FROM agreements WHERE id = ? AND visit_id = ?", (agreement_id, visit_id)
+            "SELECT * FROM agreements WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
+            (agreement_id, visit_id),
         )
         if row is None:
             return None
-        await tx.execute("DELETE FROM agreements WHERE id = ?", (agreement_id,))
+        if row["key"] is None:
+            await tx.execute("DELETE FROM agreements WHERE id = ?", (agreement_id,))
+        else:  # bundled: a tombstone, so the next load of the visit file does not restore it
+            await tx.execute(
+                "UPDATE agreements SET deleted_at = ? WHERE id = ?", (to_db_time(now), agreement_id)
+            )
         before = _snapshot(row)
         await audit(
             tx,
@@ -533,12 +543,13 @@ async def edit_agenda_item(
             places = {"en": place} if place else {}
         await tx.execute(
             "UPDATE agenda_items SET starts_at = ?, time_known = ?, title = ?, place = ?,"
-            " updated_at = ? WHERE id = ?",
+            " updated_at = ?, curated_at = ? WHERE id = ?",
             (
                 to_db_time(starts_at) if starts_at else row["starts_at"],
                 int(time_known) if time_known is not None else row["time_known"],
                 json.dumps(titles, ensure_ascii=False),
                 json.dumps(places, ensure_ascii=False),
+                to_db_time(now),
                 to_db_time(now),
                 item_id,
             ),
@@ -722,7 +733,8 @@ async def add_feed(
             await tx.execute(
                 "UPDATE feeds SET removed_at = NULL, paused = 0, paused_reason = NULL,"
                 " origin = 'admin', title = ?, first_polled_at = NULL, consecutive_failures = 0,"
-                " first_failure_at = NULL, next_poll_at = ? WHERE id = ?",
+                " first_failure_at = NULL, next_poll_at = ?,"
+                " etag = NULL, last_modified = NULL, body_hash = NULL WHERE id = ?",
                 (title, stamp, feed_id),
             )
         else:

@@ -80,7 +80,10 @@ async def ensure_feeds(
             (visit_id, *urls),
         )
         await tx.execute(
-            f"UPDATE feeds SET paused = 0, paused_reason = NULL WHERE visit_id = ?"
+            # Back in the configuration: forget the validators so the first poll really
+            # fetches, and keep it silent, so what appeared meanwhile does not flood anyone.
+            f"UPDATE feeds SET paused = 0, paused_reason = NULL, first_polled_at = NULL,"
+            f" etag = NULL, last_modified = NULL, body_hash = NULL WHERE visit_id = ?"
             f" AND paused_reason = '{UNCONFIGURED}' AND removed_at IS NULL AND url IN ({marks})",
             (visit_id, *urls),
         )

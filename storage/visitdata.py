@@ -2,7 +2,8 @@
 
 Bundled rows are keyed by (visit, key). An unchanged file (same content hash) costs one query;
 a changed file updates rows in place, adds new ones and removes bundled facts that disappeared.
-Rows that admins created, and statuses admins set (a confirmed agreement), are left alone.
+Rows that admins created, bundled rows they edited (`curated_at`) or deleted (`deleted_at`), and
+statuses they set (a confirmed agreement) are left alone.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ async def _sync_agenda(tx: Tx, visit_id: int, visit: Visit, now: str) -> None:
             " ON CONFLICT (visit_id, key) DO UPDATE SET starts_at = excluded.starts_at,"
             " time_known = excluded.time_known, title = excluded.title, place = excluded.place,"
             " source_title = excluded.source_title, source_url = excluded.source_url,"
-            " updated_at = excluded.updated_at",
+            " updated_at = excluded.updated_at"
+            " WHERE agenda_items.curated_at IS NULL AND agenda_items.deleted_at IS NULL",
             (
                 visit_id,
                 item.key,
@@ -168,7 +170,8 @@ async def _sync_agreements(tx: Tx, visit_id: int, visit: Visit, now: str) -> Non
             " ON CONFLICT (visit_id, key) DO UPDATE SET title = excluded.title,"
             " sector = excluded.sector, signed_on = excluded.signed_on,"
             " parties = excluded.parties, source_title = excluded.source_title,"
-            " source_url = excluded.source_url, updated_at = excluded.updated_at",
+            " source_url = excluded.source_url, updated_at = excluded.updated_at"
+            " WHERE agreements.curated_at IS NULL AND agreements.deleted_at IS NULL",
             (
                 visit_id,
                 entry.key,

@@ -349,8 +349,13 @@ async def test_configured_feeds_follow_the_configuration_but_removals_stick(setu
     await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)
     await news.ensure_feeds(setup.db, setup.visit_id, (a,), "env", now)  # b left FEED_URLS
     assert [f.url for f in await news.due_feeds(setup.db, setup.visit_id, now)] == [a]
+    await setup.db.execute(
+        "UPDATE feeds SET etag = 'v1', first_polled_at = ? WHERE url = ?", (to_db_time(now), b)
+    )
     await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # b is back
     assert len(await news.due_feeds(setup.db, setup.visit_id, now)) == 2
+    back = next(f for f in await news.all_feeds(setup.db, setup.visit_id) if f.url == b)
+    assert back.etag is None and back.first_polled_at is None  # a real, silent first poll
 
     from storage.curation import delete_feed
 
