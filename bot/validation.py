@@ -9,7 +9,6 @@ the catalogue and user text is escaped like everywhere else.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -295,21 +294,3 @@ def similar_titles(
 
 
 # --- feed addresses --------------------------------------------------------------------------
-
-
-def forbidden_address(address: str) -> bool:
-    """Private, loopback, link-local and other non-public addresses a feed must not point at."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )

@@ -25,9 +25,11 @@ import asyncio
 import email.utils
 import hashlib
 import io
+import ipaddress
 import logging
 import math
 import re
+import socket
 import time
 import xml.sax
 from collections.abc import Mapping
@@ -198,7 +200,51 @@ def make_client(
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0),
         follow_redirects=True,
         max_redirects=5,
+        event_hooks={"request": [_refuse_private_hosts]},
     )
+
+
+# --- which hosts a feed may point at ---------------------------------------------------------
+
+PUBLIC_ONLY = "visitbot_public_only"
+"""Request extension: refuse hosts that resolve to non-public addresses. httpx copies a
+request's extensions to the requests of its redirects, and runs request hooks for each of them,
+so a public feed cannot redirect the fetch to an internal address."""
+
+
+def forbidden_address(address: str) -> bool:
+    """Private, loopback, link-local and other non-public addresses a feed must not point at."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+async def resolves_publicly(host: str) -> bool:
+    """True when `host` resolves, and only to public addresses."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and not any(forbidden_address(str(info[4][0])) for info in infos)
+
+
+async def _refuse_private_hosts(request: httpx.Request) -> None:
+    if request.extensions.get(PUBLIC_ONLY) and not await resolves_publicly(request.url.host):
+        raise FetchError(
+            f"refused: {request.url.host} is not a public address (private, loopback or link-local)"
+        )
 
 
 async def fetch_feed(
@@ -208,15 +254,21 @@ async def fetch_feed(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    public_only: bool = False,
 ) -> FetchResult:
     """Download ``url`` and parse it unless it is unchanged since ``previous``.
+
+    With ``public_only`` (feeds added by admins), every host on the way, redirects included, must
+    resolve to public addresses; the check runs before each connection.
 
     Raises `FetchError` or `ParseError` (both `FeedError`), and nothing else.
     """
     started = time.monotonic()
     try:
         async with asyncio.timeout(total_timeout):
-            response_or_result = await _download(client, url, previous, max_bytes, started)
+            response_or_result = await _download(
+                client, url, previous, max_bytes, started, public_only
+            )
     except FeedError:
         raise
     except TimeoutError as exc:
@@ -254,6 +306,7 @@ async def _download(
     previous: Validators,
     max_bytes: int,
     started: float,
+    public_only: bool = False,
 ) -> FetchResult | _Downloaded:
     """The HTTP part of `fetch_feed`: a 304 result, or (body, content type, url, validators)."""
     headers: dict[str, str] = {}
@@ -262,7 +315,8 @@ async def _download(
     if previous.last_modified:
         headers["If-Modified-Since"] = previous.last_modified
 
-    async with client.stream("GET", url, headers=headers) as response:
+    extensions = {PUBLIC_ONLY: True} if public_only else None
+    async with client.stream("GET", url, headers=headers, extensions=extensions) as response:
         status = response.status_code
         final_url = str(response.url)
         etag = response.headers.get("etag")

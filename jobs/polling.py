@@ -67,6 +67,9 @@ class Poller:
     detector: Detector
     rng: random.Random = field(default_factory=random.Random)
     host_spacing: float = HOST_SPACING_SECONDS
+    # Feeds added by admins must stay on public addresses (redirects included); feeds the
+    # operator configured are trusted.
+    admin_feeds_public_only: bool = False
     # Called after the transaction that stored them commits.
     on_new_agreement_story: StoryCallback | None = None
     on_feed_paused: FeedCallback | None = None
@@ -104,7 +107,8 @@ class Poller:
     async def poll_feed(self, feed: news.FeedState, report: PollReport) -> Outcome:
         previous = Validators(feed.etag, feed.last_modified, feed.body_hash)
         try:
-            result = await fetch_feed(self.client, feed.url, previous)
+            public_only = self.admin_feeds_public_only and feed.origin == "admin"
+            result = await fetch_feed(self.client, feed.url, previous, public_only=public_only)
         except FeedError as exc:
             await self._failed(feed, exc, report)
             return "failed"
@@ -330,6 +334,7 @@ async def start_feed_polling(app: Any, svc: Any) -> None:
         interval=float(settings.poll_interval_seconds),
         clock=svc.clock,
         detector=detector_for(svc.visit),
+        admin_feeds_public_only=not settings.allow_private_feeds,
         on_new_agreement_story=new_agreement_story,
         on_feed_paused=feed_paused,
         on_polled=metrics.observe_feed_poll if metrics is not None else None,

@@ -22,6 +22,7 @@ class FeedState:
     id: int
     url: str
     title: str
+    origin: str
     etag: str | None
     last_modified: str | None
     body_hash: str | None
@@ -45,6 +46,7 @@ def _feed(row: sqlite3.Row) -> FeedState:
         id=row["id"],
         url=row["url"],
         title=row["title"],
+        origin=row["origin"],
         etag=row["etag"],
         last_modified=row["last_modified"],
         body_hash=row["body_hash"],

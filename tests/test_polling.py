@@ -363,3 +363,14 @@ async def test_configured_feeds_follow_the_configuration_but_removals_stick(setu
     assert await delete_feed(setup.db, setup.visit_id, feed_a.id, actor_id=1, now=now)
     await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # a restart
     assert [f.url for f in await news.all_feeds(setup.db, setup.visit_id)] == [b]
+
+
+async def test_admin_feeds_stay_public_when_the_deployment_says_so(setup: Setup) -> None:
+    setup.server.route("/internal", Reply(body=rss(OLD_ITEM)))
+    await setup.add_feed("/internal")  # origin 'admin', on 127.0.0.1
+    setup.poller.admin_feeds_public_only = True
+    report = await setup.poller.poll_due()
+    assert list(report.outcomes.values()) == ["failed"]
+    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    assert "not a public address" in (feed.last_error or "")
+    assert setup.server.requests_to("/internal") == []

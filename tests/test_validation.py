@@ -14,7 +14,6 @@ from bot.validation import (
     TITLE_MAX,
     AgreementDraft,
     ValidationError,
-    forbidden_address,
     parse_agenda_line,
     parse_agreement_edit,
     parse_agreement_line,
@@ -28,6 +27,7 @@ from bot.validation import (
     similarity,
     split_fields,
 )
+from jobs.feeds import forbidden_address
 
 SECTORS = {"energy": ["Energy", "에너지"], "high-technology": ["High technology"]}
 TOPICS = {"trade": ["Trade"], "korean-war": ["Korean War"]}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,9 +24,9 @@ from bot.handlers.common import admin_only, args_text, reply
 from bot.i18n import Html, t
 from bot.render import format_time, link, truncate
 from bot.services import Services
-from bot.validation import ValidationError, forbidden_address, parse_url
+from bot.validation import ValidationError, parse_url
 from jobs.detection import detector_for
-from jobs.feeds import FeedError, fetch_feed, make_client
+from jobs.feeds import FeedError, fetch_feed, make_client, resolves_publicly
 from jobs.pipeline import classify
 from storage.curation import FeedRow, add_feed, delete_feed, find_feed, list_feeds, set_feed_paused
 from storage.db import from_db_time
@@ -85,16 +84,6 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, Html("\n".join(lines)))
 
 
-async def _resolves_privately(host: str) -> bool:
-    """True when any address of `host` is non-public, or when it does not resolve at all."""
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return True
-    return not infos or any(forbidden_address(str(info[4][0])) for info in infos)
-
-
 def _client(svc: Services) -> tuple[httpx.AsyncClient, bool]:
     """The polling job's client when it runs, else a short-lived one (closed by the caller)."""
     shared = svc.extras.get("feed_client")
@@ -120,12 +109,13 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(lang, "feeds.exists", url=url))
         return
     host = urlsplit(url).hostname or ""
-    if not svc.settings.allow_private_feeds and await _resolves_privately(host):
+    public_only = not svc.settings.allow_private_feeds
+    if public_only and not await resolves_publicly(host):
         await reply(update, context, t(lang, "feeds.private", host=host))
         return
     client, own = _client(svc)
     try:
-        result = await fetch_feed(client, url)
+        result = await fetch_feed(client, url, public_only=public_only)
     except FeedError as exc:
         await reply(update, context, t(lang, "feeds.fetch_failed", url=url, reason=exc.reason))
         return
@@ -133,7 +123,10 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if own:
             await client.aclose()
     parsed = result.feed
-    entries = classify(detector_for(svc.visit), parsed.entries if parsed else [])
+    # Detection is CPU work (up to a thousand entries): off the event loop, as in the poller.
+    entries = await asyncio.to_thread(
+        classify, detector_for(svc.visit), parsed.entries if parsed else []
+    )
     relevant = [e for e in entries if e.detection.relevant]
     title = truncate(parsed.title if parsed else "", 200)
     lines = [
