@@ -21,9 +21,12 @@ from bot.render import MESSAGE_LIMIT, format_clock, format_day, link, truncate, 
 MAX_TITLE = 300
 MAX_TEXT = 3000
 MAX_NOTE = 500
+MAX_CHANGE = 300  # each of a correction's old and new values (parties are up to 300 long)
 MAX_PARTIES = 300
 MAX_SOURCES = 5
 SEPARATOR = "\n\n"
+# Agreement columns an admin can edit, each with an `alert.correction.field.*` catalogue name.
+CORRECTION_FIELDS = ("title", "sector", "signed_on", "parties", "source_url", "status")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,54 @@ def _sources(payload: Mapping[str, Any], lang: str) -> Html:
     return t(lang, "alert.sources", links=Html(", ".join(links)))
 
 
+def field_name(lang: str, field: str) -> Html:
+    """An agreement column (`signed_on`) as the reader calls it ("Date signed", "서명일").
+
+    Columns without a catalogue name (from a newer release, say) are shown as they are.
+    """
+    if field in CORRECTION_FIELDS:
+        return t(lang, f"alert.correction.field.{field}")
+    return escape(field)
+
+
+def _change_value(field: str, value: Any, ctx: RenderContext) -> Html:
+    """One side of a correction in the reader's terms: sector name, local date format, status."""
+    if value in (None, ""):
+        return Html("—")
+    text = str(value)
+    if field == "sector":
+        return escape(_text(ctx.sector_names.get(text, text), MAX_TITLE))
+    if field == "signed_on":
+        try:
+            return escape(format_day(dt.date.fromisoformat(text), ctx.lang))
+        except ValueError:
+            return escape(_text(text, 20))
+    if field == "status" and text in ("confirmed", "reported"):
+        return t(ctx.lang, f"alert.status.{text}")
+    return escape(_text(text, MAX_CHANGE))
+
+
+def _correction_note(payload: Mapping[str, Any], ctx: RenderContext) -> Html | None:
+    """What changed, rendered for this reader; None when the payload says nothing.
+
+    Current payloads carry raw data under "change" so every subscriber reads the note in their
+    own language and it is escaped exactly once, here. Alerts written by older releases only
+    have a plain-text "note" (in the admin's language); it is still shown, escaped once.
+    """
+    change = payload.get("change")
+    if isinstance(change, Mapping) and change.get("field"):
+        field = str(change["field"])
+        return t(
+            ctx.lang,
+            "alert.correction.change",
+            field=field_name(ctx.lang, field),
+            old=_change_value(field, change.get("old"), ctx),
+            new=_change_value(field, change.get("new"), ctx),
+        )
+    note = _text(payload.get("note"), MAX_NOTE)
+    return t(ctx.lang, "alert.correction.note", note=note) if note else None
+
+
 def _agreement(payload: Mapping[str, Any], ctx: RenderContext, *, correction: bool) -> Html:
     lang = ctx.lang
     status = "confirmed" if payload.get("status") == "confirmed" else "reported"
@@ -97,9 +148,9 @@ def _agreement(payload: Mapping[str, Any], ctx: RenderContext, *, correction: bo
     ]
     if correction:
         lines.append(t(lang, f"alert.status.{status}"))
-        note = _text(payload.get("note"), MAX_NOTE)
+        note = _correction_note(payload, ctx)
         if note:
-            lines.append(t(lang, "alert.correction.note", note=note))
+            lines.append(note)
     lines.append(t(lang, "alert.title", title=_text(payload.get("title"), MAX_TITLE) or "…"))
     details = []
     sector = str(payload.get("sector") or "")

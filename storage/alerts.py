@@ -25,7 +25,11 @@ agenda:     {"item_id": int, "change": "new" | "changed" | "deleted",
              "title": {"en": str, "ko": str, "tr": str}, "place": {"en": ..., ...}}
 reminder:   the agenda shape plus "minutes_before": int
 broadcast:  {"text": str}  (plain text; it is escaped when rendered)
-correction: the agreement shape plus "note": str
+correction: the agreement shape plus
+            "change": {"field": agreement column, "old": str | None, "new": str | None}
+            (raw values; rendered in each reader's language) and "note": str (a plain-text
+            summary for the audit log; alerts from older releases have only the note, written
+            in the admin's language, and are still rendered from it)
 
 When a delivery becomes due
 ---------------------------

@@ -264,9 +264,24 @@ async def edit_agreement(
 
 
 async def send_correction(
-    db: Database, visit_id: int, agreement_id: int, note: str, *, actor_id: int, now: dt.datetime
+    db: Database,
+    visit_id: int,
+    agreement_id: int,
+    field: str,
+    old: str | None,
+    new: str | None,
+    *,
+    actor_id: int,
+    now: dt.datetime,
 ) -> int | None:
-    """Raise a correction alert for an entry as it now stands; the alert id, or None if gone."""
+    """Raise a correction alert for an entry as it now stands; the alert id, or None if gone.
+
+    The change is stored as raw data (`field` is the column, `old`/`new` its stored values),
+    not as text: each subscriber reads it in their own language, escaped once, when it is sent.
+    "note" is a plain-text summary for the audit log and for renderers that predate "change".
+    """
+    change = {"field": field, "old": old, "new": new}
+    note = f"{field}: {old or '—'} → {new or '—'}"
     async with db.transaction() as tx:
         row = await tx.fetchone(
             "SELECT id FROM agreements WHERE id = ? AND visit_id = ?", (agreement_id, visit_id)
@@ -274,6 +289,7 @@ async def send_correction(
         if row is None:
             return None
         payload = await agreement_payload(tx, agreement_id)
+        payload["change"] = change
         payload["note"] = note
         alert_id = await create_alert(
             tx, visit_id=visit_id, kind="correction", payload=payload, created_by=actor_id, now=now
@@ -284,7 +300,7 @@ async def send_correction(
             actor_id=actor_id,
             action="agreement.correction",
             target=f"agreement:{agreement_id}",
-            after={"note": note},
+            after={"note": note, "change": change},
             at=now,
         )
         return alert_id

@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.alert_render import field_name
 from bot.handlers.admin import actor_id, context_lang, show_error
 from bot.handlers.common import admin_only, args_text, keyboard_rows, reply
 from bot.i18n import Html, t
@@ -421,12 +422,19 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not isinstance(pending, tuple):
         await reply(update, context, t(lang, "agreement_admin.expired"))
         return
-    agreement_id, note = pending
+    agreement_id, field, old, new = pending
     if action != "corr":
         await reply(update, context, t(lang, "agreement_admin.no_correction"))
         return
     alert_id = await send_correction(
-        svc.db, svc.visit_id, agreement_id, note, actor_id=query.from_user.id, now=svc.now()
+        svc.db,
+        svc.visit_id,
+        agreement_id,
+        field,
+        old,
+        new,
+        actor_id=query.from_user.id,
+        now=svc.now(),
     )
     await wake_delivery(context)
     key = "agreement_admin.correction_sent" if alert_id else "agreement_admin.not_found"
@@ -463,17 +471,15 @@ async def editagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         lang,
         "agreement_admin.edited",
         id=edit.agreement_id,
-        field=edit.field,
+        field=field_name(lang, edit.field),
         old=old if old not in (None, "") else "—",
         new=new if new not in (None, "") else "—",
     )
     if after["status"] != "confirmed" or old == new:
         await reply(update, context, text)
         return
-    note = t(
-        lang, "agreement_admin.correction_note", field=edit.field, old=old or "—", new=new or "—"
-    )
-    token = _stash(context, CORRECTIONS, (edit.agreement_id, str(note)))
+    # The raw change, not a sentence: subscribers read the note in their own language.
+    token = _stash(context, CORRECTIONS, (edit.agreement_id, edit.field, old, new))
     keyboard = InlineKeyboardMarkup(
         [
             [
