@@ -42,25 +42,72 @@ def link(url: str | None, label: str) -> Html:
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Split HTML into messages of at most `limit` UTF-16 units, at line boundaries.
 
-    Templates never open a tag on one line and close it on another, so any line boundary is a
-    safe cut. A single line that is still too long loses its markup and is cut as plain text.
+    Templates keep each tag on one line, but a value filled into a tag may itself contain a
+    line break (a multi-line source title inside <i>…</i>). Tags still open at a cut are
+    closed at the end of one part and reopened at the start of the next, and every part is
+    balanced at the end, so each message is valid Telegram HTML on its own. A single line that
+    is still too long loses its markup and is cut as plain text.
     """
+    budget = limit - TAG_RESERVE
     chunks: list[str] = []
     current: list[str] = []
     size = 0
+    open_tags: list[tuple[str, str]] = []  # (name, opening tag) still open after `current`
     for line in text.split("\n"):
-        if utf16_len(line) > limit:
-            line = _plain_cut(line, limit)
+        if utf16_len(line) > budget:
+            line = _plain_cut(line, budget)
         extra = utf16_len(line) + (1 if current else 0)
-        if current and size + extra > limit:
+        if current and size + extra > budget:
             chunks.append("\n".join(current))
-            current, size = [], 0
-            extra = utf16_len(line)
-        current.append(line)
-        size += extra
+            reopen = "".join(tag for _, tag in open_tags)
+            if utf16_len(reopen) > TAG_RESERVE // 2:
+                reopen = ""  # e.g. a very long link: the next part goes without it
+            current, size = [reopen + line], utf16_len(reopen + line)
+        else:
+            current.append(line)
+            size += extra
+        _track_tags(line, open_tags)
     if current:
         chunks.append("\n".join(current))
-    return [c for c in (chunk.strip("\n") for chunk in chunks) if c.strip()] or [text[:limit]]
+    parts = [_balanced(c) for c in (chunk.strip("\n") for chunk in chunks) if c.strip()]
+    return parts or [_plain_cut(text, limit)]
+
+
+TAG_RESERVE = 128  # room kept in each part for the tags carried across a cut
+_TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
+
+
+def _track_tags(line: str, open_tags: list[tuple[str, str]]) -> None:
+    for match in _TAG_TOKEN.finditer(line):
+        name = match.group(2).lower()
+        if not match.group(1):
+            open_tags.append((name, match.group(0)))
+            continue
+        for index in range(len(open_tags) - 1, -1, -1):
+            if open_tags[index][0] == name:
+                del open_tags[index]
+                break
+
+
+def _balanced(chunk: str) -> str:
+    """`chunk` with closing tags that close nothing removed and open tags closed at the end."""
+    open_tags: list[str] = []
+    pieces: list[str] = []
+    position = 0
+    for match in _TAG_TOKEN.finditer(chunk):
+        pieces.append(chunk[position : match.start()])
+        position = match.end()
+        name = match.group(2).lower()
+        if not match.group(1):
+            open_tags.append(name)
+            pieces.append(match.group(0))
+        elif open_tags and open_tags[-1] == name:
+            open_tags.pop()
+            pieces.append(match.group(0))
+        # else: a stray closing tag (its opening was in an earlier part): dropped
+    pieces.append(chunk[position:])
+    pieces.extend(f"</{name}>" for name in reversed(open_tags))
+    return "".join(pieces)
 
 
 def _plain_cut(line: str, limit: int) -> str:

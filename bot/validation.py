@@ -43,9 +43,15 @@ class ValidationError(ValueError):
 # --- single values ---------------------------------------------------------------------------
 
 
+def one_line(value: str) -> str:
+    """Whitespace folded to single spaces: names, titles and places are one line, so a value
+    never carries a line break into a tag of the message that shows it."""
+    return " ".join(value.split())
+
+
 def split_fields(text: str) -> list[str]:
     """`a | b |  c` -> ['a', 'b', 'c']: whitespace around the separators is ignored."""
-    return [part.strip() for part in text.split("|")] if text.strip() else []
+    return [one_line(part) for part in text.split("|")] if text.strip() else []
 
 
 def check_length(field: str, value: str, limit: int) -> str:
@@ -120,7 +126,7 @@ class AgreementDraft:
 
 
 def parse_title(value: str) -> str:
-    title = value.strip()
+    title = one_line(value)
     if not title:
         raise ValidationError("validation.title_required")
     return check_length("title", title, TITLE_MAX)
@@ -134,7 +140,7 @@ def parse_sector(value: str, sectors: Mapping[str, Iterable[str]]) -> str:
 
 
 def parse_parties(value: str) -> str:
-    return check_length("parties", value.strip(), PARTIES_MAX)
+    return check_length("parties", one_line(value), PARTIES_MAX)
 
 
 def parse_optional_url(value: str) -> str | None:
@@ -241,7 +247,7 @@ _TRAILING_URL = re.compile(r"^(.*?)\s*(\S+://\S+)$")
 
 def parse_source(value: str) -> tuple[str, str | None]:
     """'Title https://…', a bare URL (titled by its host) or a title alone."""
-    text = value.strip()
+    text = one_line(value)
     match = _TRAILING_URL.match(text)
     if match is None:
         return check_length("source", text, SOURCE_TITLE_MAX), None

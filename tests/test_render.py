@@ -41,10 +41,10 @@ def test_split_respects_limit_and_lines() -> None:
 
 
 def test_split_counts_utf16_units() -> None:
-    text = "\n".join(["😀" * 1000] * 3)  # each line 2,000 UTF-16 units
+    text = "\n".join(["😀" * 1000] * 3)  # each line 2,000 UTF-16 units, 1,000 characters
     parts = split_message(text)
     assert all(utf16_len(p) <= MESSAGE_LIMIT for p in parts)
-    assert len(parts) == 2
+    assert len(parts) == 3  # by characters, two lines would have fitted in one message
 
 
 def test_single_overlong_line_is_cut_as_plain_text() -> None:
@@ -87,3 +87,28 @@ def _placeholders(lang: str, key: str) -> set[str]:
     from bot.i18n import _catalog
 
     return set(re.findall(r"{(\w+)}", _catalog(lang)[key]))
+
+
+def test_a_tag_spanning_lines_is_closed_and_reopened_at_a_cut() -> None:
+    """A value with line breaks inside a tag (a multi-line source title) cut between parts."""
+    from bot.standin import parse_html
+
+    facts = [f"• fact {i} " + "x" * 300 + " <i>(Ministry press release" for i in range(14)]
+    text = "\n".join(f"{fact}\nsecond line of the source)</i>" for fact in facts)
+    parts = split_message(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert utf16_len(part) <= MESSAGE_LIMIT
+        parse_html(part)  # raises like Telegram on unbalanced or unknown tags
+        assert part.count("<i>") == part.count("</i>")
+    plain = "".join(parse_html(part)[0] for part in parts)
+    assert plain.count("second line of the source") == 14
+
+
+def test_stray_closing_tags_are_dropped() -> None:
+    long_line = "y" * 3000
+    parts = split_message(f'<a href="https://x.example/{"p" * 200}">label\n{long_line}\nend</a>')
+    from bot.standin import parse_html
+
+    for part in parts:
+        parse_html(part)

@@ -184,3 +184,15 @@ def test_similar_titles() -> None:
 )
 def test_forbidden_addresses(address: str, forbidden: bool) -> None:
     assert forbidden_address(address) is forbidden
+
+
+def test_single_line_fields_fold_line_breaks() -> None:
+    from bot.validation import parse_parties, parse_source, parse_title, split_fields
+
+    assert parse_title("  Nuclear\nenergy   MoU ") == "Nuclear energy MoU"
+    assert parse_parties("KEPCO\n–\tTÜNAŞ") == "KEPCO – TÜNAŞ"
+    assert parse_source("Ministry\npress release https://a.example/x") == (
+        "Ministry press release",
+        "https://a.example/x",
+    )
+    assert split_fields("a\nb | c\r\nd") == ["a b", "c d"]
