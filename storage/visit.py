@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,6 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LANGUAGES = ("en", "ko", "tr")
+# Keys travel in Telegram callback data (at most 64 bytes), so they stay short and plain.
+_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 BUNDLED_VISIT = "lee-jae-myung-turkiye-2025.toml"
 
 
@@ -173,9 +176,18 @@ def _zone(name: str, what: str) -> ZoneInfo:
         raise VisitFileError(f"{what}: unknown time zone {name!r}") from exc
 
 
+def _key(value: object, what: str) -> str:
+    key = str(value)
+    if not _KEY.fullmatch(key):
+        raise VisitFileError(
+            f"{what} key {key!r} must be 1-32 lower-case letters, digits or hyphens"
+        )
+    return key
+
+
 def _named(raw: dict[str, Any], what: str) -> Named:
     return Named(
-        key=str(raw.get("key") or raw.get("code") or what),
+        key=_key(raw.get("key") or raw.get("code", "").lower() or what, what),
         name=_localized(raw["name"], f"{what} name"),
         aliases=tuple(str(a) for a in raw.get("aliases", ())),
         side=raw.get("side"),
@@ -233,7 +245,7 @@ def _parse(data: dict[str, Any], content_hash: str) -> Visit:
         )
     sectors = tuple(
         Sector(
-            key=s["key"],
+            key=_key(s["key"], "sector"),
             name=_localized(s["name"], f"sector {s['key']}"),
             terms={lang: tuple(t) for lang, t in s.get("terms", {}).items()},
         )

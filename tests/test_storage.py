@@ -152,3 +152,15 @@ async def test_hostile_queries_do_not_break_fts(tmp_path: Path) -> None:
         visit_id = await sync_visit(db, load_visit())
         for query in ['"', "AND OR NOT", "*", "x" * 5000, "NEAR(a b)", "😀", "a\"b'c", "-"]:
             assert isinstance(await store.search_facts(db, visit_id, query, "en"), list)
+
+
+async def test_visit_keys_must_fit_in_callback_data(tmp_path: Path) -> None:
+    from storage.visit import VisitFileError
+
+    bad = tmp_path / "visit.toml"
+    bad.write_text(
+        BUNDLED.read_text(encoding="utf-8").replace('key = "trade"', 'key = "Trade & Commerce"'),
+        encoding="utf-8",
+    )
+    with pytest.raises(VisitFileError, match="key 'Trade & Commerce' must be"):
+        load_visit(bad)
