@@ -73,6 +73,10 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
         settings.log_format,
         secrets=(s for s in (settings.bot_token, settings.webhook_secret) if s),
     )
+    if quiet:
+        # The console usually runs offline: feeds that cannot be reached would print a warning
+        # into the conversation on every poll. /feeds shows their state instead.
+        logging.getLogger("jobs.polling").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
