@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.alert_render import fit
 from bot.handlers.common import reply
 from bot.i18n import Html, t
-from bot.render import bullet_list, format_clock, format_day, link, truncate
+from bot.render import (
+    MESSAGE_LIMIT,
+    bullet_list,
+    format_clock,
+    format_day,
+    link,
+    truncate,
+    utf16_len,
+)
 from bot.services import Services, services
 from storage.agenda import AgendaItem, agenda_items, chat_timezone
-from storage.agreements import list_agreements, story_ids, story_sources
+from storage.agreements import Agreement, list_agreements, story_ids, story_sources
 
 
 def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> dict[int, str]:
@@ -93,22 +103,41 @@ async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 AGREEMENTS_PER_PAGE = 8
 PAGE_PATTERN = r"^agl:\d+$"
+ITEM_SEPARATOR = "\n"  # between entries, as `bullet_list` joins them
+HEADING_SEPARATOR = "\n\n"  # the heading, then a blank line
 
 
-async def agreements_page(
-    svc: Services, lang: str, page: int, *, admin: bool
-) -> tuple[Html, InlineKeyboardMarkup | None]:
-    """One page of the registry (newest first) and its Previous/Next buttons, if any."""
-    entries = await list_agreements(svc.db, svc.visit_id)
-    if not entries:
-        return t(lang, "agreements.empty"), None
-    pages = max(1, -(-len(entries) // AGREEMENTS_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    shown = entries[page * AGREEMENTS_PER_PAGE : (page + 1) * AGREEMENTS_PER_PAGE]
-    linked = await story_ids(svc.db, [e.id for e in shown])
+def page_bounds(
+    sizes: Sequence[int], budget: int, per_page: int = AGREEMENTS_PER_PAGE
+) -> list[tuple[int, int]]:
+    """Split entries of the given sizes into pages (start, end) of at most `budget` units each.
+
+    Greedy and deterministic: the same entries always give the same pages, so the page number
+    a Previous/Next button carries still points at the same entries when it is pressed. A page
+    holds up to `per_page` entries, fewer when long entries would not fit in one message; every
+    entry is on exactly one page (callers cut any entry longer than `budget` first).
+    """
+    bounds: list[tuple[int, int]] = []
+    start, used = 0, 0
+    for index, size in enumerate(sizes):
+        extra = size + (utf16_len(ITEM_SEPARATOR) if index > start else 0)
+        if index > start and (index - start >= per_page or used + extra > budget):
+            bounds.append((start, index))
+            start, used, extra = index, 0, size
+        used += extra
+    if start < len(sizes):
+        bounds.append((start, len(sizes)))
+    return bounds
+
+
+async def _agreement_items(
+    svc: Services, lang: str, entries: list[Agreement], *, admin: bool
+) -> list[Html]:
+    """Every entry rendered as it appears in the list (with its ID for admins)."""
+    linked = await story_ids(svc.db, [e.id for e in entries])
     extra = await story_sources(svc.db, list(linked.values()))
-    lines = []
-    for entry in shown:
+    items: list[Html] = []
+    for entry in entries:
         sector = svc.visit.sector(entry.sector)
         sources = [link(entry.source_url, entry.source_title)] if entry.source_title else []
         for title, url in extra.get(linked.get(entry.id, -1), []):
@@ -124,8 +153,34 @@ async def agreements_page(
             parties=entry.parties or "—",
             source=Html(" · ".join(sources)) if sources else "—",
         )
-        lines.append(t(lang, "agreements.admin_id", id=entry.id) + item if admin else item)
+        items.append(Html(t(lang, "agreements.admin_id", id=entry.id) + item) if admin else item)
+    return items
+
+
+async def agreements_page(
+    svc: Services, lang: str, page: int, *, admin: bool
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    """One page of the registry (newest first) and its Previous/Next buttons, if any.
+
+    The page is always one message: its HTML (never shorter than the text Telegram counts)
+    stays within MESSAGE_LIMIT, so it can be sent whole and edited in place by the buttons.
+    """
+    entries = await list_agreements(svc.db, svc.visit_id)
+    if not entries:
+        return t(lang, "agreements.empty"), None
     title = t(lang, "agreements.title", count=len(entries))
+    # The widest heading any page can have: page numbers never have more digits than this.
+    widest = len(entries)
+    heading_room = utf16_len(
+        title + " " + t(lang, "agreements.page", page=widest, pages=widest) + HEADING_SEPARATOR
+    )
+    budget = MESSAGE_LIMIT - heading_room
+    # An entry too long for a message on its own (very long links) loses its markup and is cut.
+    items = [fit(item, budget) for item in await _agreement_items(svc, lang, entries, admin=admin)]
+    bounds = page_bounds([utf16_len(item) for item in items], budget)
+    pages = len(bounds)
+    page = min(max(page, 0), pages - 1)
+    start, end = bounds[page]
     if pages > 1:
         title = Html(title + " " + t(lang, "agreements.page", page=page + 1, pages=pages))
     keyboard = None
@@ -142,16 +197,25 @@ async def agreements_page(
                 InlineKeyboardButton(t(lang, "agreements.next"), callback_data=f"agl:{page + 1}")
             )
         keyboard = InlineKeyboardMarkup([buttons])
-    return bullet_list(title, lines), keyboard
+    return bullet_list(title, items[start:end]), keyboard
 
 
 async def agreements(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The registry, newest first, paged with buttons when long; admins also see entry IDs."""
+    """The registry, newest first, paged with buttons when long; admins also see entry IDs.
+
+    The page goes out as exactly one message (never through `reply`, which may split): the
+    buttons edit that message, and an edit can only ever replace one message.
+    """
     svc = services(context)
     lang = await svc.language(update)
     admin = await svc.is_admin(update.effective_user.id if update.effective_user else None)
     text, keyboard = await agreements_page(svc, lang, 0, admin=admin)
-    await reply(update, context, text, keyboard=keyboard)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await context.bot.send_message(
+        chat.id, text, reply_markup=keyboard, disable_web_page_preview=True
+    )
 
 
 async def agreements_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
