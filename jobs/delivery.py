@@ -20,6 +20,11 @@ Guarantees
   "chat not found" deactivate the chat; ChatMigrated moves the subscription and re-queues the
   rows for the new chat id; time-outs, network errors and 5xx are retried with backoff and then
   marked 'failed'; an HTML parse error (a bug) is logged and the alert re-sent as plain text.
+* Anything unexpected (a rendering bug, another TelegramError, a database hiccup) in a chat's
+  task is logged with the chat id and ends that chat's unsent rows as 'failed' with the error:
+  retrying a bug only repeats it, and a row left 'sending' would wait for the next restart. A
+  failure while preparing a batch puts the claimed rows back to 'pending'; the loop itself logs
+  any error, pauses briefly and carries on, so one bad row never stops delivery for everyone.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import Application
 
 from bot.alert_render import AlertView, RenderContext, render_bundle, to_plain
-from bot.i18n import language_for
+from bot.i18n import resolve_language
 from bot.ratelimit import FairRateLimiter, retry_seconds
 from bot.services import Services
 from storage.alerts import (
@@ -62,6 +67,7 @@ DELIVERY_KEY = "delivery"
 MAX_RETRY_AFTER_ROUNDS = (
     20  # a chat still flood-limited after this many waits goes back to the queue
 )
+ERROR_PAUSE = 1.0  # seconds the loop waits after an unexpected error, so it cannot spin
 
 
 class DeliveryWorker:
@@ -140,38 +146,61 @@ class DeliveryWorker:
     # --- the loop -----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        """The loop; it must outlive any error, or every later alert would wait for a restart."""
         while not self._stopping:
-            self._wake.clear()
-            now = loop.time()
-            self._cooling = {c: u for c, u in self._cooling.items() if u > now}
-            free = self.concurrency - len(self._busy)
-            claimed: dict[int, list[DueDelivery]] = {}
-            if free > 0 and (free >= max(1, self.concurrency // 4) or not self._busy):
-                try:
-                    claimed = await claim_due(
-                        self.svc.db,
-                        self.svc.now(),
-                        max_chats=free,
-                        exclude_chats=self._busy | set(self._cooling),
-                    )
-                    views = await chat_views(self.svc.db, self.svc.visit_id, list(claimed))
-                except Exception:
-                    log.exception("claiming deliveries failed")
-                    await asyncio.sleep(1.0)
-                    continue
-                for chat_id, rows in claimed.items():
-                    self._busy.add(chat_id)
-                    task = asyncio.create_task(
-                        self._deliver_chat(chat_id, rows, views.get(chat_id))
-                    )
-                    self._tasks.add(task)
-                    task.add_done_callback(self._task_done)
-            if claimed and len(claimed) >= free:
-                continue  # slots are full; a finishing task wakes us
-            if not claimed and not self._busy and not self._outcomes and not await self._due():
-                self._idle.set()
-            await self._sleep(await self._timeout(loop.time()))
+            try:
+                await self._round()
+            except Exception:
+                log.exception("delivery loop failed; continuing after a pause")
+                await asyncio.sleep(ERROR_PAUSE)
+
+    async def _round(self) -> None:
+        """Claim what is due for the free slots, start a task per chat, then sleep if idle."""
+        loop = asyncio.get_running_loop()
+        self._wake.clear()
+        now = loop.time()
+        self._cooling = {c: u for c, u in self._cooling.items() if u > now}
+        free = self.concurrency - len(self._busy)
+        claimed: dict[int, list[DueDelivery]] = {}
+        if free > 0 and (free >= max(1, self.concurrency // 4) or not self._busy):
+            try:
+                claimed = await claim_due(
+                    self.svc.db,
+                    self.svc.now(),
+                    max_chats=free,
+                    exclude_chats=self._busy | set(self._cooling),
+                )
+            except Exception:
+                log.exception("claiming deliveries failed")
+                await asyncio.sleep(ERROR_PAUSE)
+                return
+            try:
+                views = await chat_views(self.svc.db, self.svc.visit_id, list(claimed))
+            except Exception:
+                # The rows are claimed but no task owns them: hand them back, or they would sit
+                # in 'sending' until the next restart.
+                log.exception("preparing deliveries for %d chats failed", len(claimed))
+                await self._release_claimed(claimed)
+                await asyncio.sleep(ERROR_PAUSE)
+                return
+            for chat_id, rows in claimed.items():
+                self._busy.add(chat_id)
+                task = asyncio.create_task(self._deliver_chat(chat_id, rows, views.get(chat_id)))
+                self._tasks.add(task)
+                task.add_done_callback(self._task_done)
+        if claimed and len(claimed) >= free:
+            return  # slots are full; a finishing task wakes us
+        if not claimed and not self._busy and not self._outcomes and not await self._due():
+            self._idle.set()
+        await self._sleep(await self._timeout(loop.time()))
+
+    async def _release_claimed(self, claimed: dict[int, list[DueDelivery]]) -> None:
+        """Put claimed rows back to 'pending' (not counted as an attempt)."""
+        ids = [row.id for rows in claimed.values() for row in rows]
+        try:
+            await release(self.svc.db, ids)
+        except Exception:  # the database is down: start-up recovery re-queues them
+            log.exception("releasing %d claimed deliveries failed", len(ids))
 
     async def _due(self) -> bool:
         """Whether any pending delivery is due now (e.g. waiting for a cooling chat)."""
@@ -237,7 +266,8 @@ class DeliveryWorker:
         tz: dt.tzinfo = visit.timezone
         digest = False
         if view is not None:
-            lang = view.language or language_for(view.language_code)
+            # A stored language that is not (or no longer) ours must not break rendering.
+            lang = resolve_language(view.language, view.language_code)
             tz = zone(view.timezone, visit.timezone)
             digest = view.digest_hour is not None and any(r.kind not in DIGEST_EXEMPT for r in rows)
         sectors = {s.key: s.name.get(lang) for s in visit.sectors}
@@ -246,6 +276,8 @@ class DeliveryWorker:
     async def _deliver_chat(
         self, chat_id: int, rows: list[DueDelivery], view: ChatView | None
     ) -> None:
+        """Send a chat's claimed rows; every row ends recorded, re-queued or (on error) failed."""
+        settled: set[int] = set()  # rows with an outcome, or handed back to the queue
         try:
             now = self.svc.now()
             fresh: list[DueDelivery] = []
@@ -255,32 +287,48 @@ class DeliveryWorker:
                     stale.append(Outcome(row.id, "dropped", error="reminder after the start"))
                 else:
                     fresh.append(row)
-            self._record(stale)
+            self._settle(settled, stale)
             if fresh:
-                await self._send_rows(chat_id, fresh, self._context(view, fresh))
+                await self._send_rows(chat_id, fresh, self._context(view, fresh), settled)
+        except Exception as exc:
+            # A bug or an error no branch of `_send` expects: retrying would repeat it, and
+            # leaving the rows 'sending' would strand them until a restart.
+            log.exception("delivery to chat %s failed", chat_id)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            self._record(
+                [Outcome(r.id, "failed", None, error) for r in rows if r.id not in settled]
+            )
         finally:
             loop = asyncio.get_running_loop()
             pace = self.private_interval if chat_id > 0 else self.group_interval
             self._cooling[chat_id] = loop.time() + pace
             self._busy.discard(chat_id)
 
-    async def _send_rows(self, chat_id: int, rows: list[DueDelivery], ctx: RenderContext) -> None:
+    def _settle(self, settled: set[int], outcomes: list[Outcome]) -> None:
+        """Queue outcomes and note their rows as done, so an error later cannot fail them."""
+        self._record(outcomes)
+        settled.update(o.delivery_id for o in outcomes)
+
+    async def _send_rows(
+        self, chat_id: int, rows: list[DueDelivery], ctx: RenderContext, settled: set[int]
+    ) -> None:
         messages = render_bundle([AlertView(r.kind, r.payload) for r in rows], ctx)
         for index, message in enumerate(messages):
             group = [rows[i] for i in message.alerts]
             result = await self._send(chat_id, message.html)
             if isinstance(result, int):
                 stamp = self.svc.now()
-                self._record([Outcome(r.id, "sent", result, None, stamp) for r in group])
+                self._settle(settled, [Outcome(r.id, "sent", result, None, stamp) for r in group])
                 continue
             status, error = result
             if status == "requeued":  # migrated or still flood-limited: the rows wait in the queue
+                settled.update(r.id for r in rows)
                 return
             if status == "dropped":  # the chat is gone: nothing else can reach it either
                 rest = [rows[i] for m in messages[index:] for i in m.alerts]
-                self._record([Outcome(r.id, "dropped", None, error[:500]) for r in rest])
+                self._settle(settled, [Outcome(r.id, "dropped", None, error[:500]) for r in rest])
                 return
-            self._record([Outcome(r.id, "failed", None, error[:500]) for r in group])
+            self._settle(settled, [Outcome(r.id, "failed", None, error[:500]) for r in group])
 
     async def _send(self, chat_id: int, html: str) -> int | tuple[str, str]:
         """Send one message: its message_id, or (status, error): requeued, dropped, failed."""
