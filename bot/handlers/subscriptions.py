@@ -8,6 +8,7 @@ A group's alerts are written in the language of whoever set its subscription.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import time
@@ -41,6 +42,7 @@ _QUIET = re.compile(r"^(\d{1,2})[:.](\d{2})\s*[-–]\s*(\d{1,2})[:.](\d{2})$")
 _ADMIN_STATUSES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 USER_REFRESH_SECONDS = 600.0
 _SEEN_KEY = "subscriptions.seen_users"
+SEEN_USERS_MAX = 10_000  # past this, the oldest half is forgotten (and simply re-recorded)
 
 
 # --- permissions --------------------------------------------------------------------------
@@ -254,8 +256,17 @@ def parse_zone(value: str) -> str | None:
         return name
     except (ZoneInfoNotFoundError, ValueError):
         pass
-    lowered = name.lower()
-    return next((z for z in available_timezones() if z.lower() == lowered), None)
+    return _zones_by_lower_name().get(name.lower())
+
+
+@functools.cache
+def _zones_by_lower_name() -> dict[str, str]:
+    """Every IANA zone keyed by its lower-case name, built once.
+
+    `available_timezones()` scans the zoneinfo directories on disk each call: a blocking walk
+    over hundreds of files that must not run on the event loop for every /timezone.
+    """
+    return {zone.lower(): zone for zone in available_timezones()}
 
 
 async def _ensure_chat(svc: Services, update: Update) -> int | None:
@@ -417,5 +428,10 @@ async def _remember_user(
         and clock - previous[1] < USER_REFRESH_SECONDS
     ):
         return
+    seen.pop(user_id, None)  # re-inserted at the end: the dict stays oldest-first
     seen[user_id] = (language_code, clock)
+    if len(seen) > SEEN_USERS_MAX:
+        # A busy visit sees many users once; the cache only saves writes for recent ones.
+        for old in list(seen)[: len(seen) // 2]:
+            del seen[old]
     await store.record_user(svc.db, user_id, language_code, now)
