@@ -149,7 +149,9 @@ async def _agreement_items(
             title=entry.title,
             status=t(lang, f"agreements.status.{entry.status}"),
             sector=sector.name.get(lang) if sector else "—",
-            date=entry.signed_on or "—",
+            date=format_day(dt.date.fromisoformat(entry.signed_on), lang)
+            if entry.signed_on
+            else "—",
             parties=entry.parties or "—",
             source=Html(" · ".join(sources)) if sources else "—",
         )
