@@ -164,3 +164,25 @@ async def test_visit_keys_must_fit_in_callback_data(tmp_path: Path) -> None:
     )
     with pytest.raises(VisitFileError, match="key 'Trade & Commerce' must be"):
         load_visit(bad)
+
+
+async def test_a_transaction_cancelled_at_begin_leaves_the_connection_usable(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    async with await Database.open(tmp_path / "v.db") as db:
+        for _ in range(20):
+
+            async def write() -> None:
+                async with db.transaction() as tx:
+                    await tx.execute("INSERT INTO kv (key, value) VALUES ('a', 'b')")
+
+            task = asyncio.create_task(write())
+            await asyncio.sleep(0)  # the task now waits for BEGIN on aiosqlite's thread
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with db.transaction() as tx:  # would fail: "within a transaction"
+                await tx.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('ok', '1')")
+        assert await db.fetchval("SELECT COUNT(*) FROM kv WHERE key = 'a'") == 0
