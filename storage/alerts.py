@@ -308,12 +308,18 @@ async def claim_due(
             )
         }
     parsed: dict[int, dict[str, Any]] = {}
+    unreadable: list[int] = []
     by_chat: dict[int, list[DueDelivery]] = {}
     for r in sorted(rows, key=lambda r: int(r["id"])):
         alert = alerts[int(r["alert_id"])]
         payload = parsed.get(int(alert["id"]))
         if payload is None:
-            payload = parsed[int(alert["id"])] = json.loads(alert["payload"])
+            try:
+                payload = parsed[int(alert["id"])] = json.loads(alert["payload"])
+            except (TypeError, ValueError):
+                # Never written by visitbot itself (a hand-edited row); fail it, visibly.
+                unreadable.append(int(r["id"]))
+                continue
         by_chat.setdefault(int(r["chat_id"]), []).append(
             DueDelivery(
                 id=int(r["id"]),
@@ -325,6 +331,14 @@ async def claim_due(
                 created_at=str(alert["created_at"]),
             )
         )
+    if unreadable:
+        log.error("deliveries %s have an unreadable alert payload; marked failed", unreadable)
+        async with db.transaction() as tx:
+            await tx.executemany(
+                "UPDATE deliveries SET status = 'failed', last_error = 'unreadable alert payload'"
+                " WHERE id = ?",
+                [(i,) for i in unreadable],
+            )
     extra = [d for ds in by_chat.values() for d in ds[max_per_chat:]]
     if extra:  # very long backlogs go out over several rounds
         await release(db, [d.id for d in extra])
