@@ -141,3 +141,26 @@ async def test_unknown_command_is_named_and_escaped(bot: BotHarness) -> None:
     [reply] = await bot.ask(USER_ID, "/frobnicate<b>")
     assert "/frobnicate<b>" in reply.text  # shown literally
     assert "/help" in reply.text
+
+
+async def test_a_crashing_handler_apologises_and_tells_admins_at_most_once_a_minute(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.handlers.status as status_module
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("kaboom <b>&</b>")
+
+    monkeypatch.setattr(status_module, "visit_status", boom)
+    for _ in range(3):
+        [apology] = await bot.ask(USER_ID, "/status")
+        assert "something went wrong" in apology.text
+    notices = bot.standin.messages_to(ADMIN_ID)
+    assert len(notices) == 1  # three errors, one notice: admins are not flooded
+    assert "RuntimeError: kaboom <b>&</b>" in notices[0].text  # shown literally
+    bot.services._last_admin_notice -= 61  # a minute later
+    await bot.ask(USER_ID, "/status")
+    await bot.standin.wait_for_messages(ADMIN_ID, 2)
+    [still_up] = await bot.ask(USER_ID, "/start")
+    assert "visitbot" in still_up.text
+    assert_no_rejections(bot)

@@ -14,7 +14,7 @@ import pytest
 
 from jobs.detection import detector_for
 from jobs.feeds import make_client
-from jobs.polling import Poller, tick_seconds
+from jobs.polling import FEED_JOB_NAME, Poller, tick_seconds
 from storage import news
 from storage.db import Database, to_db_time
 from storage.visit import load_visit
@@ -332,6 +332,11 @@ async def test_the_job_polls_in_the_running_bot_and_tells_admins_of_a_pause(
     clock = Clock(dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC))
     async with running_bot(settings, clock) as bot:
         db = bot.services.db
+        [job] = bot.app.job_queue.get_jobs_by_name(FEED_JOB_NAME)  # type: ignore[attr-defined]
+        # No overlapping runs; after a sleep or a slow poll, one late run instead of a skip
+        # (APScheduler's default grace is one second) or a pile-up.
+        assert job.job.max_instances == 1 and job.job.coalesce
+        assert job.job.misfire_grace_time is None
         for _ in range(100):
             if await count(db, "SELECT COUNT(*) FROM feeds WHERE last_polled_at IS NOT NULL") == 2:
                 break
