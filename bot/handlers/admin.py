@@ -41,6 +41,22 @@ async def show_error(
     await reply(update, context, t(lang, error.key, **error.params))
 
 
+async def id_argument(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, usage_key: str
+) -> int | None:
+    """The numeric ID after an admin command, or None once the admin was told what is wrong
+    (the usage when it is missing, the validation message when it is not a number)."""
+    text = args_text(update)
+    if not text:
+        await reply(update, context, t(await services(context).language(update), usage_key))
+        return None
+    try:
+        return parse_id(text)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return None
+
+
 async def context_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Services, str]:
     svc = services(context)
     return svc, await svc.language(update)
@@ -76,14 +92,8 @@ async def admins(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Add an admin by numeric Telegram id and give them the admin command menu at once."""
     svc, lang = await context_lang(update, context)
-    text = args_text(update)
-    if not text:
-        await reply(update, context, t(lang, "admin.add_usage"))
-        return
-    try:
-        user_id = parse_id(text)
-    except ValidationError as error:
-        await show_error(update, context, error)
+    user_id = await id_argument(update, context, "admin.add_usage")
+    if user_id is None:
         return
     if svc.is_owner(user_id):
         await reply(update, context, t(lang, "admin.already_owner", user_id=user_id))
@@ -102,14 +112,8 @@ async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def deladmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Remove an admin and take the admin commands out of their menu."""
     svc, lang = await context_lang(update, context)
-    text = args_text(update)
-    if not text:
-        await reply(update, context, t(lang, "admin.del_usage"))
-        return
-    try:
-        user_id = parse_id(text)
-    except ValidationError as error:
-        await show_error(update, context, error)
+    user_id = await id_argument(update, context, "admin.del_usage")
+    if user_id is None:
         return
     if svc.is_owner(user_id):
         await reply(update, context, t(lang, "admin.cannot_remove_owner", user_id=user_id))

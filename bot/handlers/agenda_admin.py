@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, context_lang, show_error
+from bot.handlers.admin import actor_id, context_lang, id_argument, show_error
 from bot.handlers.agreements_admin import wake_delivery
 from bot.handlers.common import admin_only, args_text, reply
 from bot.i18n import t
@@ -131,14 +131,8 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def delagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/delagenda ID`: the item disappears from /agenda and subscribers hear it was dropped."""
     svc, lang = await context_lang(update, context)
-    text = args_text(update)
-    if not text:
-        await reply(update, context, t(lang, "agenda_admin.del_usage"))
-        return
-    try:
-        item_id = parse_id(text)
-    except ValidationError as error:
-        await show_error(update, context, error)
+    item_id = await id_argument(update, context, "agenda_admin.del_usage")
+    if item_id is None:
         return
     before = await delete_agenda_item(
         svc.db, svc.visit_id, item_id, actor_id=actor_id(update), now=svc.now()

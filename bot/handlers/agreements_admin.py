@@ -24,7 +24,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.alert_render import field_name
-from bot.handlers.admin import actor_id, context_lang, show_error
+from bot.handlers.admin import actor_id, context_lang, id_argument, show_error
 from bot.handlers.common import admin_only, args_text, keyboard_rows, reply
 from bot.i18n import Html, t
 from bot.render import link
@@ -35,7 +35,6 @@ from bot.validation import (
     ValidationError,
     parse_agreement_edit,
     parse_agreement_line,
-    parse_id,
     parse_optional_date,
     parse_optional_url,
     parse_parties,
@@ -504,14 +503,8 @@ async def editagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def delagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/delagreement ID`; the audit log keeps the whole entry, so a mistake can be undone."""
     svc, lang = await context_lang(update, context)
-    text = args_text(update)
-    if not text:
-        await reply(update, context, t(lang, "agreement_admin.del_usage"))
-        return
-    try:
-        agreement_id = parse_id(text)
-    except ValidationError as error:
-        await show_error(update, context, error)
+    agreement_id = await id_argument(update, context, "agreement_admin.del_usage")
+    if agreement_id is None:
         return
     before = await delete_agreement(
         svc.db, svc.visit_id, agreement_id, actor_id=actor_id(update), now=svc.now()
