@@ -853,6 +853,22 @@ class BotApiStandin:
             return {"update_id": None, "message": message}
         return self._queue("message", message)
 
+    def edit_text(
+        self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
+    ) -> JSONDict:
+        """The user edits one of their messages; queues an ``edited_message`` like Telegram."""
+        cid = user_id if chat_id is None else chat_id
+        original = self._user_messages.get((cid, message_id))
+        if original is None or original["from"]["id"] != user_id:
+            raise ValueError(f"user {user_id} has no message {message_id} in chat {cid}")
+        edited: JSONDict = {**original, "text": text, "edit_date": int(time.time())}
+        edited.pop("entities", None)
+        entities = _command_entities(text)
+        if entities:
+            edited["entities"] = entities
+        self._user_messages[(cid, message_id)] = edited
+        return self._queue("edited_message", edited)
+
     def press_button(
         self,
         user_id: int,

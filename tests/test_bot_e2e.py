@@ -164,3 +164,13 @@ async def test_a_crashing_handler_apologises_and_tells_admins_at_most_once_a_min
     [still_up] = await bot.ask(USER_ID, "/start")
     assert "visitbot" in still_up.text
     assert_no_rejections(bot)
+
+
+async def test_an_edited_command_is_not_run_again(bot: BotHarness) -> None:
+    before = len(bot.standin.messages_to(USER_ID))
+    update = bot.standin.send_text(USER_ID, "/facts trade")
+    await bot.standin.wait_for_messages(USER_ID, before + 1)
+    bot.standin.edit_text(USER_ID, update["message"]["message_id"], "/facts bridge")
+    [after_edit] = await bot.ask(USER_ID, "/status")  # the next reply is to /status, not the edit
+    assert "Upcoming" in after_edit.text
+    assert len(bot.standin.messages_to(USER_ID)) == before + 2

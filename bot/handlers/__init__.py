@@ -12,7 +12,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import (  # admin curation
+from bot.handlers import (
     admin,
     agenda_admin,
     agreements_admin,
@@ -32,8 +32,15 @@ from bot.handlers import (  # admin curation
 )
 from bot.handlers.common import AnyApp
 
+EDITS_GROUP = -50  # after the metrics counter (-100), before tracking (-1) and the features
+
 
 def register(app: AnyApp) -> None:
+    # An edited message is not a new request: re-running "/broadcast …" after a typo fix would
+    # send it twice. Edits stop here, before any feature group sees them.
+    app.add_handler(
+        MessageHandler(filters.UpdateType.EDITED, errors.ignore_edit), group=EDITS_GROUP
+    )
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
     app.add_handler(CommandHandler("facts", facts.facts))
@@ -91,7 +98,10 @@ def register(app: AnyApp) -> None:
 
     # Fallbacks come last in the same group: PTB runs only the first matching handler of a
     # group, so they answer exactly the updates no feature handler above took.
-    app.add_handler(MessageHandler(filters.COMMAND, errors.unknown_command))
+    # Channel posts are not handled: channels cannot subscribe (nobody there to check rights).
+    app.add_handler(
+        MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, errors.unknown_command)
+    )
     app.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, facts.free_text)
     )
