@@ -215,7 +215,7 @@ class DeliveryWorker:
         if self._cooling:
             timeout = min(timeout, max(0.01, min(self._cooling.values()) - now))
         if not self._busy:
-            due = await next_due_at(self.svc.db)
+            due = await next_due_at(self.svc.db, exclude_chats=self._cooling)
             if due is not None:
                 wait = (from_db_time(due) - self.svc.now()).total_seconds()
                 timeout = min(timeout, max(0.01, wait))

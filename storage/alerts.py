@@ -388,9 +388,17 @@ async def record_outcomes(db: Database, outcomes: Sequence[Outcome]) -> None:
         )
 
 
-async def next_due_at(db: Database) -> str | None:
-    """The earliest `not_before` of any pending delivery (ISO UTC), for the worker's sleep."""
-    value = await db.fetchval("SELECT MIN(not_before) FROM deliveries WHERE status = 'pending'")
+async def next_due_at(db: Database, exclude_chats: Iterable[int] = ()) -> str | None:
+    """The earliest `not_before` of a pending delivery (ISO UTC), for the worker's sleep.
+
+    Chats the worker cannot send to yet (cooling down after a send) are left out: their rows
+    are already due, and counting them would wake the worker at once, again and again.
+    """
+    value = await db.fetchval(
+        "SELECT MIN(not_before) FROM deliveries WHERE status = 'pending'"
+        " AND chat_id NOT IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(set(exclude_chats))),),
+    )
     return None if value is None else str(value)
 
 
