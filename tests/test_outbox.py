@@ -78,6 +78,7 @@ async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(
             now=clock.now,
         )
         worker = worker_of(svc)
+        assert worker is not None
 
         async def broadcast(text: str) -> None:
             async with svc.db.transaction() as tx:
