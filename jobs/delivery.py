@@ -46,10 +46,13 @@ from bot.ratelimit import FairRateLimiter, retry_seconds
 from bot.services import Services
 from storage.alerts import (
     DIGEST_EXEMPT,
+    ChatPrefs,
     DueDelivery,
     Outcome,
     claim_due,
     next_due_at,
+    postpone,
+    quiet_until,
     record_outcomes,
     recover_in_flight,
     register_waker,
@@ -183,6 +186,7 @@ class DeliveryWorker:
                 await self._release_claimed(claimed)
                 await asyncio.sleep(ERROR_PAUSE)
                 return
+            claimed = await self._hold_quiet_chats(claimed, views)
             for chat_id, rows in claimed.items():
                 self._busy.add(chat_id)
                 task = asyncio.create_task(self._deliver_chat(chat_id, rows, views.get(chat_id)))
@@ -193,6 +197,35 @@ class DeliveryWorker:
         if not claimed and not self._busy and not self._outcomes and not await self._due():
             self._idle.set()
         await self._sleep(await self._timeout(loop.time()))
+
+    async def _hold_quiet_chats(
+        self, claimed: dict[int, list[DueDelivery]], views: dict[int, ChatView]
+    ) -> dict[int, list[DueDelivery]]:
+        """Rows of chats now in quiet hours go back until the hours end; the rest go out.
+
+        `not_before` already honours quiet hours as they were when the alert was created; an
+        alert that waited since (the bot was down, a long fan-out, flood control) must not
+        arrive in the middle of the night anyway.
+        """
+        now = self.svc.now()
+        ready: dict[int, list[DueDelivery]] = {}
+        for chat_id, rows in claimed.items():
+            view = views.get(chat_id)
+            prefs = (
+                ChatPrefs(view.timezone, view.quiet_start, view.quiet_end, view.digest_hour)
+                if view
+                else None
+            )
+            until = quiet_until(prefs, now, self.svc.visit.timezone) if prefs else None
+            if until is None:
+                ready[chat_id] = rows
+                continue
+            try:
+                await postpone(self.svc.db, [row.id for row in rows], until)
+            except Exception:
+                log.exception("holding deliveries for quiet hours of chat %s failed", chat_id)
+                ready[chat_id] = rows  # better late at night than stuck in 'sending'
+        return ready
 
     async def _release_claimed(self, claimed: dict[int, list[DueDelivery]]) -> None:
         """Put claimed rows back to 'pending' (not counted as an attempt)."""

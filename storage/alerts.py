@@ -156,15 +156,25 @@ def due_time(prefs: ChatPrefs, kind: str, now: dt.datetime, default_tz: dt.tzinf
     tz = zone(prefs.timezone, default_tz)
     local = now.astimezone(tz)
     if prefs.digest_hour is not None and kind not in DIGEST_EXEMPT:
-        target = _next_local(local, prefs.digest_hour * 60)
-        return target.astimezone(dt.UTC)
-    if (
-        prefs.quiet_start is not None
-        and prefs.quiet_end is not None
-        and in_quiet_hours(local, prefs.quiet_start, prefs.quiet_end)
-    ):
-        return _next_local(local, prefs.quiet_end).astimezone(dt.UTC)
-    return now
+        local = _next_local(local, prefs.digest_hour * 60)  # then quiet hours still apply
+    held = quiet_until(prefs, local, default_tz)
+    if held is not None:
+        return held
+    return local.astimezone(dt.UTC)
+
+
+def quiet_until(prefs: ChatPrefs, moment: dt.datetime, default_tz: dt.tzinfo) -> dt.datetime | None:
+    """The end of the chat's quiet hours (UTC) when `moment` falls inside them, else None.
+
+    Checked when an alert is created and again when it is sent, so an alert that waited (the
+    bot was down, the chat was flood-limited, a long fan-out) still keeps quiet hours.
+    """
+    if prefs.quiet_start is None or prefs.quiet_end is None:
+        return None
+    local = moment.astimezone(zone(prefs.timezone, default_tz))
+    if not in_quiet_hours(local, prefs.quiet_start, prefs.quiet_end):
+        return None
+    return _next_local(local, prefs.quiet_end).astimezone(dt.UTC)
 
 
 # --- creating alerts ----------------------------------------------------------------------
@@ -344,6 +354,16 @@ async def claim_due(
         await release(db, [d.id for d in extra])
         by_chat = {c: ds[:max_per_chat] for c, ds in by_chat.items()}
     return by_chat
+
+
+async def postpone(db: Database, ids: Sequence[int], until: dt.datetime) -> None:
+    """Put claimed rows back to 'pending' until `until` (not an attempt): quiet hours began."""
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "UPDATE deliveries SET status = 'pending', attempts = attempts - 1, not_before = ?"
+            " WHERE id = ? AND status = 'sending'",
+            [(to_db_time(until), i) for i in ids],
+        )
 
 
 async def release(db: Database, ids: Sequence[int]) -> None:

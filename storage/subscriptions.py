@@ -284,13 +284,15 @@ class ChatView:
     digest_hour: int | None
     language: str | None  # an explicit choice (chat or user)
     language_code: str | None  # Telegram's code of the chat's user or subscriber
+    quiet_start: int | None = None  # minutes after local midnight
+    quiet_end: int | None = None
 
 
 async def chat_views(db: Database, visit_id: int, chat_ids: list[int]) -> dict[int, ChatView]:
     """Language and time zone of many chats in one query (groups speak their subscriber's)."""
     rows = await db.fetchall(
         "SELECT c.chat_id, c.timezone, c.digest_hour, COALESCE(c.language, u.language) AS lang,"
-        " u.language_code FROM chats c"
+        " u.language_code, c.quiet_start, c.quiet_end FROM chats c"
         " LEFT JOIN subscriptions s ON s.chat_id = c.chat_id AND s.visit_id = ?"
         " LEFT JOIN users u ON u.user_id ="
         "   CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE s.set_by END"
@@ -299,7 +301,13 @@ async def chat_views(db: Database, visit_id: int, chat_ids: list[int]) -> dict[i
     )
     return {
         int(r["chat_id"]): ChatView(
-            int(r["chat_id"]), r["timezone"], r["digest_hour"], r["lang"], r["language_code"]
+            int(r["chat_id"]),
+            r["timezone"],
+            r["digest_hour"],
+            r["lang"],
+            r["language_code"],
+            r["quiet_start"],
+            r["quiet_end"],
         )
         for r in rows
     }

@@ -134,12 +134,12 @@ async def test_the_loop_survives_an_unexpected_error(
     real = alerts_store.next_due_at
     failures = 0
 
-    async def once_broken(*args: Any) -> Any:
+    async def once_broken(*args: Any, **kwargs: Any) -> Any:
         nonlocal failures
         if failures == 0:
             failures += 1
             raise RuntimeError("database is locked")
-        return await real(*args)
+        return await real(*args, **kwargs)
 
     monkeypatch.setattr(jobs.delivery, "next_due_at", once_broken)
     await add_subscribers(bot, [FIRST])

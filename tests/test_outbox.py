@@ -101,3 +101,71 @@ async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(
         await bot.standin.wait_for_messages(5000, 2, timeout=5)
         await asyncio.sleep(0.3)
         assert rounds < 15, f"{rounds} rounds for one cooling chat: the worker is spinning"
+
+
+async def test_an_alert_that_waited_still_keeps_quiet_hours(tmp_path: Path) -> None:
+    """Created just before quiet hours, sent after a restart inside them: held until they end."""
+    from bot.config import load_settings
+    from jobs.delivery import start_delivery, stop_delivery, worker_of
+    from storage import subscriptions
+    from tests.conftest import ADMIN_ID, Clock, running_bot
+
+    settings = load_settings(
+        environ={
+            "DATABASE_PATH": str(tmp_path / "bot.db"),
+            "ADMIN_IDS": str(ADMIN_ID),
+            "FEED_URLS": "http://127.0.0.1:9/closed.xml",
+        },
+        dotenv=None,
+    )
+    clock = Clock(dt.datetime(2025, 11, 24, 18, 59, tzinfo=dt.UTC))  # 21:59 in Istanbul
+    async with running_bot(settings, clock) as bot:
+        svc = bot.services
+        bot.standin.add_user(5000, first_name="Reader")
+        await subscriptions.subscribe(
+            svc.db,
+            visit_id=svc.visit_id,
+            chat_id=5000,
+            chat_type="private",
+            title="",
+            set_by=5000,
+            topics="all",
+            now=clock.now,
+        )
+        await subscriptions.set_preferences(
+            svc.db, 5000, now=clock.now, default_tz=svc.visit.timezone, quiet=(22 * 60, 7 * 60)
+        )
+        await stop_delivery(svc)  # the bot is down when the alert is created
+        async with svc.db.transaction() as tx:
+            await create_alert(
+                tx, visit_id=svc.visit_id, kind="broadcast", payload={"text": "x"}, now=clock.now
+            )
+        clock.now = dt.datetime(2025, 11, 24, 23, 30, tzinfo=dt.UTC)  # 02:30 in Istanbul
+        await start_delivery(bot.app, svc)  # type: ignore[arg-type]
+        worker = worker_of(svc)
+        assert worker is not None
+        await worker.wait_idle()
+        assert bot.standin.messages_to(5000) == []
+        held = await db_value(svc.db, "SELECT not_before FROM deliveries")
+        assert held == "2025-11-25T04:00:00+00:00"  # 07:00 in Istanbul
+        clock.now = dt.datetime(2025, 11, 25, 4, 0, 1, tzinfo=dt.UTC)
+        worker.wake()
+        await bot.standin.wait_for_messages(5000, 1, timeout=5)
+
+
+async def db_value(db: Database, sql: str) -> object:
+    return await db.fetchval(sql)
+
+
+def test_a_digest_hour_inside_quiet_hours_waits_for_their_end() -> None:
+    from zoneinfo import ZoneInfo
+
+    from storage.alerts import ChatPrefs, due_time
+
+    istanbul = ZoneInfo("Europe/Istanbul")
+    prefs = ChatPrefs("Europe/Istanbul", 22 * 60, 7 * 60, 23)  # digest at 23:00, quiet 22-07
+    at = due_time(prefs, "broadcast", dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC), istanbul)
+    assert at == dt.datetime(2025, 11, 25, 4, 0, tzinfo=dt.UTC)  # 07:00 local, not 23:00
+    plain = ChatPrefs("Europe/Istanbul", None, None, 23)
+    at = due_time(plain, "broadcast", dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC), istanbul)
+    assert at == dt.datetime(2025, 11, 24, 20, 0, tzinfo=dt.UTC)  # 23:00 local
