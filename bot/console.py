@@ -97,7 +97,7 @@ async def run_console(
 
 def _act(standin: BotApiStandin, view: ConsoleView, user_id: int, text: str) -> None:
     choice = text.strip()
-    if choice.isdigit() and 1 <= int(choice) <= len(view.buttons):
+    if choice.isdecimal() and 1 <= int(choice) <= len(view.buttons):
         chat_id, message_id, data = view.buttons[int(choice) - 1]
         standin.press_button(user_id, message_id, data, chat_id=chat_id)
     else:

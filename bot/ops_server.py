@@ -44,6 +44,7 @@ _REASONS = {
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -157,11 +158,14 @@ class OpsServer:
                 await writer.wait_closed()
 
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, str, bytes, bool]:
-        request_line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_SECONDS)
-        for _ in range(MAX_HEADER_LINES):  # headers are read and ignored
-            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_SECONDS)
-            if line in (b"\r\n", b"\n", b""):
-                break
+        try:
+            request_line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_SECONDS)
+            for _ in range(MAX_HEADER_LINES):  # headers are read and ignored
+                line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_SECONDS)
+                if line in (b"\r\n", b"\n", b""):
+                    break
+        except ValueError:  # a line longer than the stream's limit (64 KiB): not a probe
+            return 431, "text/plain", b"request line or header too long\n", False
         parts = request_line.decode("latin-1").split()
         if len(parts) != 3:
             return 400, "text/plain", b"bad request\n", False

@@ -99,7 +99,7 @@ def parse_url(value: str) -> str:
 def parse_id(value: str) -> int:
     """A positive whole number (an entry's ID, a Telegram user id)."""
     text = value.strip().lstrip("#")
-    if not text.isdigit() or int(text) <= 0 or len(text) > 18:
+    if not text.isdecimal() or int(text) <= 0 or len(text) > 18:
         raise ValidationError("validation.bad_id", value=value)
     return int(text)
 

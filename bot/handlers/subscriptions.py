@@ -367,7 +367,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     hour: int | None = None
     if value not in ("off", "none"):
         cleaned = value.removesuffix(":00")
-        if not cleaned.isdigit() or not 0 <= int(cleaned) <= 23:
+        if not cleaned.isdecimal() or not 0 <= int(cleaned) <= 23:
             await reply(update, context, t(lang, "digest.bad"))
             return
         hour = int(cleaned)
