@@ -96,12 +96,18 @@ def load_settings(
         value = env.get(name, "").strip()
         return value or None
 
+    database_path = Path(get("DATABASE_PATH") or DEFAULT_DATABASE_PATH)
+    backup_dir = get("BACKUP_DIR")
+    if backup_dir and Path(backup_dir).resolve() == database_path.resolve().parent:
+        # Retention deletes old backups in BACKUP_DIR by name; the live database must not be
+        # among the files it looks at.
+        raise ConfigError("BACKUP_DIR must not be the folder of DATABASE_PATH")
     return Settings(
         bot_token=get("BOT_TOKEN"),
         api_base_url=_url("TELEGRAM_API_BASE_URL", get("TELEGRAM_API_BASE_URL"))
         or DEFAULT_API_BASE_URL,
         admin_ids=_admin_ids(get("ADMIN_IDS")),
-        database_path=Path(get("DATABASE_PATH") or DEFAULT_DATABASE_PATH),
+        database_path=database_path,
         feed_urls=_feed_urls(get("FEED_URLS")),
         poll_interval_seconds=_interval(get("POLL_INTERVAL_SECONDS")),
         visit_file=Path(v) if (v := get("VISIT_FILE")) else None,

@@ -104,3 +104,9 @@ def test_cli_config_errors_exit_2_with_one_line(
     assert len(lines) == 1, result.stderr
     assert fragment in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_backups_are_kept_apart_from_the_live_database(tmp_path: Path) -> None:
+    environ = {"DATABASE_PATH": str(tmp_path / "v.db"), "BACKUP_DIR": str(tmp_path)}
+    with pytest.raises(ConfigError, match="BACKUP_DIR must not be the folder of DATABASE_PATH"):
+        load_settings(environ=environ, dotenv=None)
