@@ -5,12 +5,32 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from bot.config import Settings
+from jobs.delivery import start_delivery, stop_delivery, worker_of
+from storage import subscriptions
 from storage.alerts import claim_due, create_alert
 from storage.db import Database, to_db_time
 from storage.visit import load_visit
 from storage.visitdata import sync_visit
+from tests.conftest import BotHarness, Clock, running_bot
 
 NOW = dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC)
+READER = 5000
+
+
+async def subscribe_reader(bot: BotHarness) -> None:
+    svc = bot.services
+    bot.standin.add_user(READER, first_name="Reader")
+    await subscriptions.subscribe(
+        svc.db,
+        visit_id=svc.visit_id,
+        chat_id=READER,
+        chat_type="private",
+        title="",
+        set_by=READER,
+        topics="all",
+        now=bot.clock.now,
+    )
 
 
 async def test_an_unreadable_payload_fails_its_rows_and_others_still_go(tmp_path: Path) -> None:
@@ -44,39 +64,13 @@ async def test_an_unreadable_payload_fails_its_rows_and_others_still_go(tmp_path
         assert [tuple(r) for r in failed] == [("failed", "unreadable alert payload")] * 2
 
 
-async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(
-    tmp_path: Path,
-) -> None:
+async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(settings: Settings) -> None:
     """A second alert to a chat that just got one waits ~1 s; the worker must not spin."""
     import asyncio
 
-    from bot.config import load_settings
-    from jobs.delivery import worker_of
-    from storage import subscriptions
-    from tests.conftest import ADMIN_ID, Clock, running_bot
-
-    settings = load_settings(
-        environ={
-            "DATABASE_PATH": str(tmp_path / "bot.db"),
-            "ADMIN_IDS": str(ADMIN_ID),
-            "FEED_URLS": "http://127.0.0.1:9/closed.xml",
-        },
-        dotenv=None,
-    )
-    clock = Clock(NOW)
-    async with running_bot(settings, clock) as bot:
+    async with running_bot(settings, Clock(NOW)) as bot:
         svc = bot.services
-        bot.standin.add_user(5000, first_name="Reader")
-        await subscriptions.subscribe(
-            svc.db,
-            visit_id=svc.visit_id,
-            chat_id=5000,
-            chat_type="private",
-            title="",
-            set_by=5000,
-            topics="all",
-            now=clock.now,
-        )
+        await subscribe_reader(bot)
         worker = worker_of(svc)
         assert worker is not None
 
@@ -87,7 +81,7 @@ async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(
                 )
 
         await broadcast("one")
-        await bot.standin.wait_for_messages(5000, 1)
+        await bot.standin.wait_for_messages(READER, 1)
         rounds = 0
         original = worker._round
 
@@ -98,42 +92,19 @@ async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(
 
         worker._round = counted  # type: ignore[method-assign]
         await broadcast("two")
-        await bot.standin.wait_for_messages(5000, 2, timeout=5)
+        await bot.standin.wait_for_messages(READER, 2, timeout=5)
         await asyncio.sleep(0.3)
         assert rounds < 15, f"{rounds} rounds for one cooling chat: the worker is spinning"
 
 
-async def test_an_alert_that_waited_still_keeps_quiet_hours(tmp_path: Path) -> None:
+async def test_an_alert_that_waited_still_keeps_quiet_hours(settings: Settings) -> None:
     """Created just before quiet hours, sent after a restart inside them: held until they end."""
-    from bot.config import load_settings
-    from jobs.delivery import start_delivery, stop_delivery, worker_of
-    from storage import subscriptions
-    from tests.conftest import ADMIN_ID, Clock, running_bot
-
-    settings = load_settings(
-        environ={
-            "DATABASE_PATH": str(tmp_path / "bot.db"),
-            "ADMIN_IDS": str(ADMIN_ID),
-            "FEED_URLS": "http://127.0.0.1:9/closed.xml",
-        },
-        dotenv=None,
-    )
     clock = Clock(dt.datetime(2025, 11, 24, 18, 59, tzinfo=dt.UTC))  # 21:59 in Istanbul
     async with running_bot(settings, clock) as bot:
         svc = bot.services
-        bot.standin.add_user(5000, first_name="Reader")
-        await subscriptions.subscribe(
-            svc.db,
-            visit_id=svc.visit_id,
-            chat_id=5000,
-            chat_type="private",
-            title="",
-            set_by=5000,
-            topics="all",
-            now=clock.now,
-        )
+        await subscribe_reader(bot)
         await subscriptions.set_preferences(
-            svc.db, 5000, now=clock.now, default_tz=svc.visit.timezone, quiet=(22 * 60, 7 * 60)
+            svc.db, READER, now=clock.now, default_tz=svc.visit.timezone, quiet=(22 * 60, 7 * 60)
         )
         await stop_delivery(svc)  # the bot is down when the alert is created
         async with svc.db.transaction() as tx:
@@ -145,12 +116,12 @@ async def test_an_alert_that_waited_still_keeps_quiet_hours(tmp_path: Path) -> N
         worker = worker_of(svc)
         assert worker is not None
         await worker.wait_idle()
-        assert bot.standin.messages_to(5000) == []
+        assert bot.standin.messages_to(READER) == []
         held = await db_value(svc.db, "SELECT not_before FROM deliveries")
         assert held == "2025-11-25T04:00:00+00:00"  # 07:00 in Istanbul
         clock.now = dt.datetime(2025, 11, 25, 4, 0, 1, tzinfo=dt.UTC)
         worker.wake()
-        await bot.standin.wait_for_messages(5000, 1, timeout=5)
+        await bot.standin.wait_for_messages(READER, 1, timeout=5)
 
 
 async def db_value(db: Database, sql: str) -> object:
