@@ -209,7 +209,7 @@ async def _target(
 
 @admin_only
 async def delfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """`/delfeed ID|URL`. Its entries go too; stories and agreements they formed stay."""
+    """`/delfeed ID|URL`: no longer polled or listed; its entries stay as sources of stories."""
     found = await _target(update, context, "feeds.del_usage")
     if found is None:
         return
