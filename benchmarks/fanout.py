@@ -25,7 +25,6 @@ from typing import Any
 from bot.app import build_application, running, services_of
 from bot.config import load_settings
 from bot.standin import BotApiStandin, StandinRequest
-from jobs.delivery import worker_of
 from storage.alerts import create_alert
 from storage.db import to_db_time
 
@@ -89,7 +88,7 @@ async def run(
         )
         async with running(app):
             svc = services_of(app)
-            worker = worker_of(svc)
+            worker = svc.delivery
             assert worker is not None
             await _subscribe_many(svc, ids)
             if naive:

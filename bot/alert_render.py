@@ -15,8 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.i18n import Html, escape, t
+from bot.i18n import DEFAULT_LANGUAGE, Html, escape, resolve_language, t
 from bot.render import MESSAGE_LIMIT, format_clock, format_day, link, truncate, utf16_len
+from storage.alerts import DIGEST_EXEMPT, DueDelivery, zone
+from storage.subscriptions import ChatView
+from storage.visit import Visit
 
 MAX_TITLE = 300
 MAX_TEXT = 3000
@@ -260,3 +263,29 @@ def to_plain(text: str) -> str:
     """The HTML as plain text, links written out, for the 'can't parse entities' fallback."""
     text = _ANCHOR.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     return html.unescape(_TAG.sub("", text))
+
+
+class ChatAlertRenderer:
+    """The delivery worker's renderer: a chat's due alerts in its language and time zone."""
+
+    def __init__(self, visit: Visit) -> None:
+        self.visit = visit
+
+    def context(self, chat: ChatView | None, rows: Sequence[DueDelivery]) -> RenderContext:
+        lang = DEFAULT_LANGUAGE
+        tz: dt.tzinfo = self.visit.timezone
+        digest = False
+        if chat is not None:
+            # A stored language that is not (or no longer) ours must not break rendering.
+            lang = resolve_language(chat.language, chat.language_code)
+            tz = zone(chat.timezone, self.visit.timezone)
+            digest = chat.digest_hour is not None and any(r.kind not in DIGEST_EXEMPT for r in rows)
+        sectors = {s.key: s.name.get(lang) for s in self.visit.sectors}
+        return RenderContext(lang=lang, tz=tz, sector_names=sectors, digest=digest)
+
+    def render(self, rows: Sequence[DueDelivery], chat: ChatView | None) -> list[RenderedMessage]:
+        ctx = self.context(chat, rows)
+        return render_bundle([AlertView(r.kind, r.payload) for r in rows], ctx)
+
+    def plain(self, html: str) -> str:
+        return to_plain(html)

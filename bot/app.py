@@ -7,52 +7,31 @@ Application object runs unchanged against Telegram, the offline console and the 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, Defaults, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import handlers
-from bot.commands import Command, admin_commands, public_commands
 from bot.config import Settings
-from bot.handlers.common import AnyApp
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_for, t
+from bot.lifecycle import SHUTDOWN_HOOKS, STARTUP_HOOKS
+from bot.menus import publish_commands
 from bot.metrics import METRICS_KEY, CountingRequest, Metrics
-from bot.ops_server import start_ops_server, stop_ops_server
-from bot.ratelimit import FairRateLimiter
-from bot.services import SERVICES_KEY, Clock, Services, system_clock
-from jobs import backups, delivery, polling, reminders
-from storage.db import Database
-from storage.users import user_language, users_with_choice
+from bot.services import SERVICES_KEY, AnyApp, Services, services_of, system_clock
+from jobs.ratelimit import FairRateLimiter
+from storage.db import Clock, Database
 from storage.visitdata import sync_visit
 
 log = logging.getLogger(__name__)
 
+__all__ = ["WebhookParams", "build_application", "running", "running_webhook", "services_of"]
 
 OFFLINE_TOKEN = "0:OFFLINE"
-
-# Start-up work of the features that need it (scheduling jobs, opening clients), in order; the
-# shutdown hooks run in reverse. One readable list instead of registration by import side effect.
-StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
-ShutdownHook = Callable[[Services], Awaitable[None]]
-STARTUP_HOOKS: list[StartupHook] = [
-    polling.start_feed_polling,
-    delivery.start_delivery,
-    reminders.start_reminders,
-    backups.start_backups,
-    start_ops_server,
-]
-SHUTDOWN_HOOKS: list[ShutdownHook] = [
-    polling.stop_feed_polling,
-    delivery.stop_delivery,
-    stop_ops_server,
-]
 # Handler group of the update counter: before every feature's group, and alone in it, so it sees
 # every update and never keeps another handler from running.
 METRICS_GROUP = -100
@@ -129,92 +108,6 @@ async def _post_shutdown(app: AnyApp) -> None:
             except Exception:
                 log.exception("shutdown hook failed")
         await svc.db.close()
-
-
-def _menu(commands: list[Command], lang: str) -> list[BotCommand]:
-    return [BotCommand(c.name, t(lang, f"command.{c.name}")) for c in commands]
-
-
-async def publish_commands(app: AnyApp, svc: Services) -> None:
-    """Public commands for everyone, one menu per language; then the per-chat menus.
-
-    Telegram picks the default menu by the app's language_code (English when it has none of
-    ours). Admins' chats list the admin commands in the admin's language, and users who chose
-    a language other than their app's get a menu of their own in it (`publish_user_menu`).
-    """
-    try:
-        for lang in LANGUAGES:
-            code = None if lang == DEFAULT_LANGUAGE else lang
-            await app.bot.set_my_commands(
-                _menu(public_commands(), lang), scope=BotCommandScopeDefault(), language_code=code
-            )
-    except TelegramError as exc:
-        log.warning("could not publish the public command menu: %s", exc)
-    admins = await svc.admin_ids()
-    for admin_id in sorted(admins):
-        await publish_admin_menu(app, svc, admin_id)
-    for user_id, stored in await users_with_choice(svc.db, limit=USER_MENUS_AT_STARTUP):
-        if user_id not in admins and stored.chosen != language_for(stored.language_code):
-            await _set_chat_menu(
-                app, user_id, _menu(public_commands(), await svc.language_of(user_id))
-            )
-
-
-# Chosen-language menus republished at start-up (most recently seen first); others are set
-# again when their user next uses /language.
-USER_MENUS_AT_STARTUP = 100
-
-
-async def publish_admin_menu(app: AnyApp, svc: Services, admin_id: int) -> None:
-    """The menu of one admin's private chat: public commands plus those the admin may use.
-
-    Written in the admin's language (their /language choice, else their app's language as
-    last seen), because a chat-scoped menu overrides the per-language default menus.
-    """
-    owner = svc.is_owner(admin_id)
-    extra = [c for c in admin_commands() if c.audience == "admin" or owner]
-    lang = await svc.language_of(admin_id)
-    try:
-        await app.bot.set_my_commands(
-            _menu(public_commands() + extra, lang), scope=BotCommandScopeChat(admin_id)
-        )
-    except TelegramError as exc:
-        # An admin who never started the bot has no chat yet; the menu is a convenience.
-        log.warning("could not publish the admin menu for %s: %s", admin_id, exc)
-
-
-async def publish_user_menu(app: AnyApp, svc: Services, user_id: int) -> None:
-    """After a /language change: the menu of the user's private chat in the language now used.
-
-    Admins get their admin menu again. Others get a chat menu only when their choice differs
-    from their app's language; otherwise it is deleted, and the default menu for their app's
-    language (which already matches) shows again.
-    """
-    if await svc.is_admin(user_id):
-        await publish_admin_menu(app, svc, user_id)
-        return
-    stored = await user_language(svc.db, user_id)
-    if stored.chosen is not None and stored.chosen != language_for(stored.language_code):
-        await _set_chat_menu(app, user_id, _menu(public_commands(), stored.chosen))
-        return
-    try:
-        await app.bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
-    except TelegramError as exc:
-        log.warning("could not reset the command menu of %s: %s", user_id, exc)
-
-
-async def _set_chat_menu(app: AnyApp, chat_id: int, menu: list[BotCommand]) -> None:
-    try:
-        await app.bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
-    except TelegramError as exc:  # e.g. the user blocked the bot since
-        log.warning("could not publish the command menu of %s: %s", chat_id, exc)
-
-
-def services_of(app: AnyApp) -> Services:
-    svc: Any = app.bot_data.get(SERVICES_KEY)
-    if not isinstance(svc, Services):
-        raise RuntimeError("the application has not been initialised")
-    return svc
 
 
 @asynccontextmanager

@@ -5,9 +5,9 @@ Why a tiny asyncio server
 It runs on the bot's own event loop (`asyncio.start_server`), so a health check sees the real
 state of the real loop: if the loop is blocked, the check times out, which is exactly what a
 supervisor should learn. It is independent of the update source, so it works the same in
-polling and webhook mode, and it is started by a start-up hook like any other feature. It
-speaks just enough HTTP/1.1 for probes and Prometheus (GET/HEAD, `Connection: close`); it is
-meant for 127.0.0.1 or a private network, never for the internet.
+polling and webhook mode, and it is started by a start-up hook (`bot.lifecycle`) like any
+other feature. It speaks just enough HTTP/1.1 for probes and Prometheus (GET/HEAD,
+`Connection: close`); it is meant for 127.0.0.1 or a private network, never for the internet.
 
 Health
 ------
@@ -29,13 +29,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.logging_setup import redact
-from bot.metrics import CONTENT_TYPE, Metrics, metrics_of
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
 from storage.db import from_db_time
 
 log = logging.getLogger(__name__)
 
-OPS_KEY = "ops_server"
 DB_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
 MAX_HEADER_LINES = 100
@@ -183,22 +182,5 @@ class OpsServer:
         return 404, "text/plain", b"not found: try /healthz or /metrics\n", head
 
 
-async def start_ops_server(app: Any, svc: Services) -> None:
-    """Start-up hook: serve `/healthz` and `/metrics` when OPS_PORT is configured."""
-    settings = svc.settings
-    if settings.ops_port is None:
-        return
-    server = OpsServer(app, svc, metrics_of(app), settings.ops_listen, settings.ops_port)
-    await server.start()
-    svc.extras[OPS_KEY] = server
-
-
-async def stop_ops_server(svc: Services) -> None:
-    server = svc.extras.pop(OPS_KEY, None)
-    if isinstance(server, OpsServer):
-        await server.stop()
-
-
 def ops_server_of(svc: Services) -> OpsServer | None:
-    found = svc.extras.get(OPS_KEY)
-    return found if isinstance(found, OpsServer) else None
+    return svc.ops if isinstance(svc.ops, OpsServer) else None

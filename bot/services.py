@@ -1,30 +1,84 @@
 """Shared services, created in `post_init` and closed in `post_shutdown`.
 
-Handlers and jobs reach them with `services(context)`; nothing else is global.
+Handlers reach them with `services(context)`; nothing else is global. The long-lived parts
+(feed client, poller, delivery worker, reminders, ops endpoint) are typed fields, filled in by
+the start-up hooks of `bot.lifecycle` and empty until then (or when a feature is switched off).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
 from telegram import Update
-from telegram.ext import CallbackContext
+from telegram.ext import Application, CallbackContext
 
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, resolve_language
-from storage.db import Database
+from jobs.delivery import DeliveryWorker
+from jobs.polling import Poller
+from jobs.reminders import Reminders
+from storage.admin import admin_user_ids, is_listed_admin
+from storage.db import Clock, Database
 from storage.users import user_language
 from storage.visit import Visit
 
-Clock = Callable[[], dt.datetime]
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+__all__ = ["AnyApp", "Clock", "Lifecycle", "RecentUsers", "Services", "services", "services_of"]
+
+USER_REFRESH_SECONDS = 600.0
+RECENT_USERS_MAX = 10_000  # past this, the oldest half is forgotten (and simply re-recorded)
 
 
 def system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class Lifecycle(Protocol):
+    """A service the start-up hooks start and the shutdown hooks stop."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class RecentUsers:
+    """Users seen lately and their Telegram language, so tracking writes a user's row once per
+    refresh period instead of on every update. Bounded: a busy visit sees many users once."""
+
+    def __init__(
+        self, limit: int = RECENT_USERS_MAX, refresh_seconds: float = USER_REFRESH_SECONDS
+    ) -> None:
+        self.limit = limit
+        self.refresh_seconds = refresh_seconds
+        self._seen: dict[int, tuple[str | None, float]] = {}  # oldest first
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def user_ids(self) -> list[int]:
+        """Oldest first."""
+        return list(self._seen)
+
+    def needs_recording(self, user_id: int, language_code: str | None) -> bool:
+        """True (and the user noted as recorded now) when their row should be written."""
+        previous = self._seen.get(user_id)
+        now = time.monotonic()
+        fresh = previous is not None and now - previous[1] < self.refresh_seconds
+        if fresh and previous is not None and previous[0] == language_code:
+            return False
+        self._seen.pop(user_id, None)  # re-inserted at the end: the dict stays oldest-first
+        self._seen[user_id] = (language_code, now)
+        if len(self._seen) > self.limit:
+            for old in list(self._seen)[: len(self._seen) // 2]:
+                del self._seen[old]
+        return True
 
 
 @dataclass
@@ -34,8 +88,12 @@ class Services:
     visit: Visit
     visit_id: int
     clock: Clock = system_clock
-    # Extra services added by features (feed client, delivery worker, ...), by name.
-    extras: dict[str, Any] = field(default_factory=dict)
+    feed_client: httpx.AsyncClient | None = None
+    poller: Poller | None = None
+    delivery: DeliveryWorker | None = None
+    reminders: Reminders | None = None
+    ops: Lifecycle | None = None
+    recent_users: RecentUsers = field(default_factory=RecentUsers)
     _last_admin_notice: float = field(default=0.0, repr=False)
 
     def now(self) -> dt.datetime:
@@ -47,15 +105,13 @@ class Services:
             return False
         if user_id in self.settings.admin_ids:
             return True
-        row = await self.db.fetchone("SELECT 1 FROM admins WHERE user_id = ?", (user_id,))
-        return row is not None
+        return await is_listed_admin(self.db, user_id)
 
     def is_owner(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids
 
     async def admin_ids(self) -> set[int]:
-        rows = await self.db.fetchall("SELECT user_id FROM admins")
-        return set(self.settings.admin_ids) | {int(r["user_id"]) for r in rows}
+        return set(self.settings.admin_ids) | await admin_user_ids(self.db)
 
     async def language(self, update: Update | None) -> str:
         """The reader's language: their `/language` choice, else the update's language_code.
@@ -91,7 +147,16 @@ SERVICES_KEY = "services"
 
 
 def services(context: CallbackContext[Any, Any, Any, Any]) -> Services:
+    """The services of the application handling `context` (a handler's or a job's)."""
     found = context.bot_data.get(SERVICES_KEY)
     if not isinstance(found, Services):
         raise RuntimeError("services are not ready (post_init has not run)")
+    return found
+
+
+def services_of(app: AnyApp) -> Services:
+    """The services of a running application (tests, the console, the CLI)."""
+    found = app.bot_data.get(SERVICES_KEY)
+    if not isinstance(found, Services):
+        raise RuntimeError("the application has not been initialised")
     return found

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from telegram.ext import JobQueue
+
 from storage.backup import BackupError, backup_database, backup_name, list_backups, prune_backups
 
 log = logging.getLogger(__name__)
@@ -43,24 +45,26 @@ async def take_backup(
     return dest
 
 
-async def start_backups(app: Any, svc: Any) -> None:
-    """Startup hook: schedule the backup job when BACKUP_DIR is configured."""
-    settings = svc.settings
-    if settings.backup_dir is None or str(svc.db.path) == ":memory:":
-        return
-    interval = settings.backup_interval_hours * 3600.0
-    directory = Path(settings.backup_dir)
+def schedule_backups(
+    job_queue: JobQueue[Any],
+    database: Path,
+    directory: Path,
+    *,
+    interval_hours: float,
+    keep: int,
+) -> None:
+    """The repeating backup job of a running bot (BACKUP_DIR, BACKUP_INTERVAL_HOURS, ...)."""
+    interval = interval_hours * 3600.0
     first = first_delay(directory, interval)
 
-    async def job(context: Any) -> None:
-        del context
+    async def job(context: object) -> None:
         try:
-            await take_backup(Path(svc.db.path), directory, settings.backup_keep)
+            await take_backup(database, directory, keep)
         except (BackupError, OSError) as exc:
             # A failed backup must be loud but must not stop the bot; the next run tries again.
             log.error("automatic backup failed: %s", exc)
 
-    app.job_queue.run_repeating(
+    job_queue.run_repeating(
         job,
         interval=interval,
         first=first,
@@ -70,7 +74,7 @@ async def start_backups(app: Any, svc: Any) -> None:
     log.info(
         "automatic backups to %s every %g h, keeping %d; next in %.0f s",
         directory,
-        settings.backup_interval_hours,
-        settings.backup_keep,
+        interval_hours,
+        keep,
         first,
     )

@@ -3,8 +3,9 @@
 How it works
 ------------
 One loop claims due deliveries ('pending' -> 'sending', all due rows of a chat at once) for as
-many chats as there are free slots, and starts one task per chat. A chat task renders its alerts
-into as few messages as fit (`bot.alert_render`), sends them, and queues the outcomes; a flusher
+many chats as there are free slots, and starts one task per chat. A chat task has its alerts
+rendered into as few messages as fit (by the `AlertRenderer` the Telegram side passes in:
+`bot.alert_render`), sends them, and queues the outcomes; a flusher
 writes outcomes in batches, one transaction per batch, because a transaction per message would
 itself become the bottleneck long before Telegram's limits do.
 
@@ -13,7 +14,7 @@ Guarantees
 * Nothing is lost: rows are claimed before sending and marked after; on start-up every 'sending'
   row goes back to 'pending'. A crash can repeat only what was in flight or sent but not yet
   recorded (at most `concurrency` chats plus one flush interval).
-* Limits: the application's rate limiter (`bot.ratelimit.FairRateLimiter`) keeps the overall
+* Limits: the application's rate limiter (`jobs.ratelimit.FairRateLimiter`) keeps the overall
   30 messages/s and 20/min per group; the worker adds the per-chat pace (one message a second to
   a private chat, one every three seconds to a group) by not claiming a chat that is cooling down.
 * Errors: RetryAfter waits the given time for that chat only and tries again; Forbidden and
@@ -33,22 +34,19 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
-from telegram.ext import Application
+from telegram.ext import ExtBot
 
-from bot.alert_render import AlertView, RenderContext, render_bundle, to_plain
-from bot.i18n import resolve_language
-from bot.ratelimit import FairRateLimiter, retry_seconds
-from bot.services import Services
+from jobs.ratelimit import retry_seconds
 from storage.alerts import (
-    DIGEST_EXEMPT,
     ChatPrefs,
     DueDelivery,
     Outcome,
+    any_due,
     claim_due,
     next_due_at,
     postpone,
@@ -57,30 +55,62 @@ from storage.alerts import (
     recover_in_flight,
     register_waker,
     release,
+    release_chat,
     unregister_waker,
-    zone,
 )
-from storage.db import from_db_time, to_db_time
+from storage.db import Clock, Database, from_db_time
 from storage.subscriptions import ChatView, chat_views, deactivate, migrate_chat
 
 log = logging.getLogger(__name__)
 
-AnyApp = Application[Any, Any, Any, Any, Any, Any]
-DELIVERY_KEY = "delivery"
 MAX_RETRY_AFTER_ROUNDS = (
     20  # a chat still flood-limited after this many waits goes back to the queue
 )
 ERROR_PAUSE = 1.0  # seconds the loop waits after an unexpected error, so it cannot spin
 
 
+class RenderedAlerts(Protocol):
+    """One message to send and the indexes (in the rows given) of the alerts it carries."""
+
+    @property
+    def html(self) -> str: ...
+
+    @property
+    def alerts(self) -> tuple[int, ...]: ...
+
+
+class AlertRenderer(Protocol):
+    """Turns a chat's due rows into messages: the Telegram side's rendering, passed in."""
+
+    def render(
+        self, rows: Sequence[DueDelivery], chat: ChatView | None
+    ) -> Sequence[RenderedAlerts]: ...
+
+    def plain(self, html: str) -> str:
+        """The same message as plain text, for when Telegram refuses the HTML."""
+        ...
+
+
+class FloodControl(Protocol):
+    """The rate limiter's memory of 429s, so the worker waits for one chat, not for all."""
+
+    def paused_for(self, chat: int | str | None) -> float: ...
+
+
 class DeliveryWorker:
-    """Owns the delivery loop of one running application (in `svc.extras['delivery']`)."""
+    """Owns the delivery loop of one running application (`Services.delivery`)."""
 
     def __init__(
         self,
-        app: AnyApp,
-        svc: Services,
+        bot: ExtBot[Any],
+        db: Database,
+        renderer: AlertRenderer,
         *,
+        clock: Clock,
+        visit_id: int,
+        default_tz: dt.tzinfo,
+        flood: FloodControl | None = None,
+        is_running: Callable[[], bool] = lambda: True,
         concurrency: int = 32,
         retry_delays: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
         private_interval: float = 1.0,
@@ -89,8 +119,14 @@ class DeliveryWorker:
         flush_interval: float = 0.05,
         flush_batch: int = 100,
     ) -> None:
-        self.app = app
-        self.svc = svc
+        self.bot = bot
+        self.db = db
+        self.renderer = renderer
+        self.clock = clock
+        self.visit_id = visit_id
+        self.default_tz = default_tz
+        self.flood = flood
+        self.is_running = is_running
         self.concurrency = concurrency
         self.retry_delays = tuple(retry_delays)  # one entry per retry: len+1 attempts in all
         self.private_interval = private_interval
@@ -114,7 +150,7 @@ class DeliveryWorker:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        recovered = await recover_in_flight(self.svc.db)
+        recovered = await recover_in_flight(self.db)
         if recovered:
             log.warning("re-queued %d deliveries that were in flight at the last stop", recovered)
         register_waker(self.wake)
@@ -168,8 +204,8 @@ class DeliveryWorker:
         if free > 0 and (free >= max(1, self.concurrency // 4) or not self._busy):
             try:
                 claimed = await claim_due(
-                    self.svc.db,
-                    self.svc.now(),
+                    self.db,
+                    self.clock(),
                     max_chats=free,
                     exclude_chats=self._busy | set(self._cooling),
                 )
@@ -178,7 +214,7 @@ class DeliveryWorker:
                 await asyncio.sleep(ERROR_PAUSE)
                 return
             try:
-                views = await chat_views(self.svc.db, self.svc.visit_id, list(claimed))
+                views = await chat_views(self.db, self.visit_id, list(claimed))
             except Exception:
                 # The rows are claimed but no task owns them: hand them back, or they would sit
                 # in 'sending' until the next restart.
@@ -207,7 +243,7 @@ class DeliveryWorker:
         alert that waited since (the bot was down, a long fan-out, flood control) must not
         arrive in the middle of the night anyway.
         """
-        now = self.svc.now()
+        now = self.clock()
         ready: dict[int, list[DueDelivery]] = {}
         for chat_id, rows in claimed.items():
             view = views.get(chat_id)
@@ -216,12 +252,12 @@ class DeliveryWorker:
                 if view
                 else None
             )
-            until = quiet_until(prefs, now, self.svc.visit.timezone) if prefs else None
+            until = quiet_until(prefs, now, self.default_tz) if prefs else None
             if until is None:
                 ready[chat_id] = rows
                 continue
             try:
-                await postpone(self.svc.db, [row.id for row in rows], until)
+                await postpone(self.db, [row.id for row in rows], until)
             except Exception:
                 log.exception("holding deliveries for quiet hours of chat %s failed", chat_id)
                 ready[chat_id] = rows  # better late at night than stuck in 'sending'
@@ -231,26 +267,22 @@ class DeliveryWorker:
         """Put claimed rows back to 'pending' (not counted as an attempt)."""
         ids = [row.id for rows in claimed.values() for row in rows]
         try:
-            await release(self.svc.db, ids)
+            await release(self.db, ids)
         except Exception:  # the database is down: start-up recovery re-queues them
             log.exception("releasing %d claimed deliveries failed", len(ids))
 
     async def _due(self) -> bool:
         """Whether any pending delivery is due now (e.g. waiting for a cooling chat)."""
-        row = await self.svc.db.fetchone(
-            "SELECT 1 FROM deliveries WHERE status = 'pending' AND not_before <= ? LIMIT 1",
-            (to_db_time(self.svc.now()),),
-        )
-        return row is not None
+        return await any_due(self.db, self.clock())
 
     async def _timeout(self, now: float) -> float:
         timeout = self.poll_interval
         if self._cooling:
             timeout = min(timeout, max(0.01, min(self._cooling.values()) - now))
         if not self._busy:
-            due = await next_due_at(self.svc.db, exclude_chats=self._cooling)
+            due = await next_due_at(self.db, exclude_chats=self._cooling)
             if due is not None:
-                wait = (from_db_time(due) - self.svc.now()).total_seconds()
+                wait = (from_db_time(due) - self.clock()).total_seconds()
                 timeout = min(timeout, max(0.01, wait))
         return timeout
 
@@ -280,7 +312,7 @@ class DeliveryWorker:
             return
         batch, self._outcomes = self._outcomes, []
         try:
-            await record_outcomes(self.svc.db, batch)
+            await record_outcomes(self.db, batch)
         except BaseException:
             self._outcomes[:0] = batch
             raise
@@ -293,26 +325,13 @@ class DeliveryWorker:
 
     # --- one chat -----------------------------------------------------------------------
 
-    def _context(self, view: ChatView | None, rows: list[DueDelivery]) -> RenderContext:
-        visit = self.svc.visit
-        lang = "en"
-        tz: dt.tzinfo = visit.timezone
-        digest = False
-        if view is not None:
-            # A stored language that is not (or no longer) ours must not break rendering.
-            lang = resolve_language(view.language, view.language_code)
-            tz = zone(view.timezone, visit.timezone)
-            digest = view.digest_hour is not None and any(r.kind not in DIGEST_EXEMPT for r in rows)
-        sectors = {s.key: s.name.get(lang) for s in visit.sectors}
-        return RenderContext(lang=lang, tz=tz, sector_names=sectors, digest=digest)
-
     async def _deliver_chat(
         self, chat_id: int, rows: list[DueDelivery], view: ChatView | None
     ) -> None:
         """Send a chat's claimed rows; every row ends recorded, re-queued or (on error) failed."""
         settled: set[int] = set()  # rows with an outcome, or handed back to the queue
         try:
-            now = self.svc.now()
+            now = self.clock()
             fresh: list[DueDelivery] = []
             stale: list[Outcome] = []
             for row in rows:
@@ -322,7 +341,7 @@ class DeliveryWorker:
                     fresh.append(row)
             self._settle(settled, stale)
             if fresh:
-                await self._send_rows(chat_id, fresh, self._context(view, fresh), settled)
+                await self._send_rows(chat_id, fresh, view, settled)
         except Exception as exc:
             # A bug or an error no branch of `_send` expects: retrying would repeat it, and
             # leaving the rows 'sending' would strand them until a restart.
@@ -343,14 +362,14 @@ class DeliveryWorker:
         settled.update(o.delivery_id for o in outcomes)
 
     async def _send_rows(
-        self, chat_id: int, rows: list[DueDelivery], ctx: RenderContext, settled: set[int]
+        self, chat_id: int, rows: list[DueDelivery], view: ChatView | None, settled: set[int]
     ) -> None:
-        messages = render_bundle([AlertView(r.kind, r.payload) for r in rows], ctx)
+        messages = self.renderer.render(rows, view)
         for index, message in enumerate(messages):
             group = [rows[i] for i in message.alerts]
             result = await self._send(chat_id, message.html)
             if isinstance(result, int):
-                stamp = self.svc.now()
+                stamp = self.clock()
                 self._settle(settled, [Outcome(r.id, "sent", result, None, stamp) for r in group])
                 continue
             status, error = result
@@ -365,8 +384,8 @@ class DeliveryWorker:
 
     async def _send(self, chat_id: int, html: str) -> int | tuple[str, str]:
         """Send one message: its message_id, or (status, error): requeued, dropped, failed."""
-        bot = self.app.bot
-        limiter = _fair_limiter(self.app)
+        bot = self.bot
+        limiter = self.flood
         failures = 0
         flood_rounds = 0
         plain = False
@@ -374,7 +393,10 @@ class DeliveryWorker:
             try:
                 if plain:
                     message = await bot.send_message(
-                        chat_id, to_plain(html), parse_mode=None, disable_web_page_preview=True
+                        chat_id,
+                        self.renderer.plain(html),
+                        parse_mode=None,
+                        disable_web_page_preview=True,
                     )
                 else:
                     message = await bot.send_message(
@@ -399,16 +421,16 @@ class DeliveryWorker:
             except ChatMigrated as exc:
                 await self._flush()  # what went out before the move must stay 'sent'
                 new_id = int(exc.new_chat_id)
-                await migrate_chat(self.svc.db, chat_id, new_id, self.svc.now())
+                await migrate_chat(self.db, chat_id, new_id, self.clock())
                 self.wake()
                 return ("requeued", "migrated")
             except Forbidden as exc:
-                await deactivate(self.svc.db, chat_id, f"forbidden: {exc.message}", self.svc.now())
+                await deactivate(self.db, chat_id, f"forbidden: {exc.message}", self.clock())
                 return ("dropped", f"forbidden: {exc.message}")
             except BadRequest as exc:
                 text = exc.message.lower()
                 if "chat not found" in text or "chat_id is empty" in text:
-                    await deactivate(self.svc.db, chat_id, exc.message, self.svc.now())
+                    await deactivate(self.db, chat_id, exc.message, self.clock())
                     return ("dropped", exc.message)
                 if "can't parse entities" in text and not plain:
                     log.error("Telegram rejected alert HTML for %s (%s): %r", chat_id, exc, html)
@@ -424,16 +446,13 @@ class DeliveryWorker:
                 await asyncio.sleep(self.retry_delays[failures])
                 failures += 1
             except RuntimeError:
-                if self._stopping or not self.app.running:
+                if self._stopping or not self.is_running():
                     await asyncio.Event().wait()  # shutting down: stop here, rows stay 'sending'
                 raise
 
     async def _requeue_for(self, chat_id: int) -> tuple[str, str]:
         await self._flush()  # rows already sent must not go back to the queue
-        ids = await self.svc.db.fetchall(
-            "SELECT id FROM deliveries WHERE chat_id = ? AND status = 'sending'", (chat_id,)
-        )
-        await release(self.svc.db, [int(r["id"]) for r in ids])
+        await release_chat(self.db, chat_id)
         return ("requeued", "flood control")
 
 
@@ -443,26 +462,3 @@ def _started(payload: dict[str, Any], now: dt.datetime) -> bool:
     except ValueError:
         return False
     return starts <= now
-
-
-def _fair_limiter(app: AnyApp) -> FairRateLimiter | None:
-    limiter = getattr(app.bot, "rate_limiter", None)
-    return limiter if isinstance(limiter, FairRateLimiter) else None
-
-
-def worker_of(svc: Services) -> DeliveryWorker | None:
-    found = svc.extras.get(DELIVERY_KEY)
-    return found if isinstance(found, DeliveryWorker) else None
-
-
-async def start_delivery(app: AnyApp, svc: Services) -> None:
-    """Start-up hook: resume the outbox where the last run stopped."""
-    worker = DeliveryWorker(app, svc)
-    svc.extras[DELIVERY_KEY] = worker
-    await worker.start()
-
-
-async def stop_delivery(svc: Services) -> None:
-    worker = worker_of(svc)
-    if worker is not None:
-        await worker.stop()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import random
 import time
@@ -24,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from telegram.ext import JobQueue
 
 from jobs.backoff import jittered_interval, next_delay, should_pause
 from jobs.detection import Detector, StoryKey, match_story, story_key
@@ -31,7 +31,7 @@ from jobs.feeds import FeedEntry, FeedError, Validators, fetch_feed
 from jobs.pipeline import ScannedEntry, classify
 from storage import news
 from storage.alerts import create_alert
-from storage.db import Database, Tx, to_db_time
+from storage.db import Database, Tx
 from storage.visit import Visit
 
 log = logging.getLogger(__name__)
@@ -176,8 +176,7 @@ class Poller:
         """
         known = await news.known_entry_ids(tx, feed.id, [s.entry.id for s in scanned])
         alerted: list[int] = []
-        rows: list[tuple[object, ...]] = []
-        stamp = to_db_time(now)
+        items: list[news.NewItem] = []
         for item in scanned:
             if item.entry.id in known:
                 continue
@@ -191,32 +190,23 @@ class Poller:
                 elif det.kind == "agreement" and not silent:
                     await self._agreement_alert(tx, story_id, item, now)
                     alerted.append(story_id)
-            published = item.entry.published
-            rows.append(
-                (
-                    feed.id,
-                    item.entry.id,
-                    item.entry.title,
-                    item.entry.link,
-                    to_db_time(published) if published else None,
-                    det.lang,
-                    int(det.relevant),
-                    det.kind,
-                    json.dumps(list(det.sectors)),
-                    det.reason,
-                    story_id,
-                    stamp,
+            items.append(
+                news.NewItem(
+                    feed_id=feed.id,
+                    entry_id=item.entry.id,
+                    title=item.entry.title,
+                    link=item.entry.link,
+                    published_at=item.entry.published,
+                    lang=det.lang,
+                    relevant=det.relevant,
+                    kind=det.kind,
+                    sectors=tuple(det.sectors),
+                    reason=det.reason,
+                    story_id=story_id,
                 )
             )
-        # One statement for all new entries: most are irrelevant, and a round trip each to
-        # SQLite's thread would dominate a poll of a busy feed.
-        await tx.executemany(
-            "INSERT INTO news_items (feed_id, entry_id, title, link, published_at, lang,"
-            " relevant, kind, sectors, reason, story_id, seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        report.new_items += len(rows)
+        await news.insert_items(tx, items, now)
+        report.new_items += len(items)
         return alerted
 
     async def _story_for(
@@ -233,29 +223,18 @@ class Poller:
         match = match_story(key, keys)
         if match is not None:
             existing = next(s for s in candidates if s.id == match)
-            await tx.execute(
-                "UPDATE stories SET sectors = ?, parties = ? WHERE id = ?",
-                (
-                    json.dumps(sorted(existing.sectors | key.sectors)),
-                    json.dumps(sorted(existing.parties | key.parties)),
-                    match,
-                ),
-            )
+            await news.widen_story(tx, existing, key.sectors, key.parties)
             return match, False
-        story_id = await tx.execute(
-            "INSERT INTO stories (visit_id, kind, title, sectors, parties, day, title_terms,"
-            " first_seen_at, review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                self.visit_id,
-                det.kind,
-                entry.title,
-                json.dumps(sorted(key.sectors)),
-                json.dumps(sorted(key.parties)),
-                key.day.isoformat(),
-                json.dumps(sorted(key.title_terms)),
-                to_db_time(now),
-                "pending" if det.kind == "agreement" else "none",
-            ),
+        story_id = await news.create_story(
+            tx,
+            self.visit_id,
+            kind=det.kind,
+            title=entry.title,
+            sectors=key.sectors,
+            parties=key.parties,
+            day=key.day,
+            title_terms=key.title_terms,
+            now=now,
         )
         return story_id, True
 
@@ -285,7 +264,7 @@ class Poller:
         )
 
 
-# --- wiring into the application ---------------------------------------------------------------
+# --- scheduling ------------------------------------------------------------------------------
 
 FEED_JOB_NAME = "feed-poll"
 
@@ -295,70 +274,16 @@ def tick_seconds(poll_interval: int) -> float:
     return float(min(30, max(1, poll_interval // 10)))
 
 
-async def start_feed_polling(app: Any, svc: Any) -> None:
-    """Startup hook: configured feeds, one HTTP client, the poller and its repeating job."""
-    from bot.i18n import t
-    from bot.services import Services
-    from jobs.detection import detector_for
-    from jobs.feeds import make_client
+def schedule_polling(job_queue: JobQueue[Any], poller: Poller, poll_interval: int) -> None:
+    """The repeating job that polls due feeds (see the module docstring for its options)."""
 
-    assert isinstance(svc, Services)
-    settings = svc.settings
-    if settings.feed_urls is not None:
-        await news.ensure_feeds(svc.db, svc.visit_id, settings.feed_urls, "env", svc.now())
-    else:
-        await news.ensure_feeds(svc.db, svc.visit_id, svc.visit.default_feeds, "default", svc.now())
-    client = make_client()
+    async def tick(context: object) -> None:
+        await poller.poll_due()
 
-    async def feed_paused(feed: news.FeedState, reason: str) -> None:
-        for admin_id in sorted(await svc.admin_ids()):
-            lang = await svc.language_of(admin_id)
-            try:
-                await app.bot.send_message(
-                    admin_id, t(lang, "feeds.paused_notice", url=feed.url, reason=reason)
-                )
-            except Exception as exc:  # an unreachable admin must not stop polling
-                log.warning("could not tell admin %s about paused feed: %s", admin_id, exc)
-
-    async def new_agreement_story(story_id: int) -> None:
-        from bot.handlers.review import notify_admins_of_story
-
-        await notify_admins_of_story(app.bot, svc, story_id)
-
-    metrics = app.bot_data.get("metrics")
-    poller = Poller(
-        db=svc.db,
-        visit=svc.visit,
-        visit_id=svc.visit_id,
-        client=client,
-        interval=float(settings.poll_interval_seconds),
-        clock=svc.clock,
-        detector=detector_for(svc.visit),
-        admin_feeds_public_only=not settings.allow_private_feeds,
-        on_new_agreement_story=new_agreement_story,
-        on_feed_paused=feed_paused,
-        on_polled=metrics.observe_feed_poll if metrics is not None else None,
-    )
-    svc.extras["feed_client"] = client
-    svc.extras["poller"] = poller
-    app.job_queue.run_repeating(
-        _tick,
-        interval=tick_seconds(settings.poll_interval_seconds),
+    job_queue.run_repeating(
+        tick,
+        interval=tick_seconds(poll_interval),
         first=1.0,
         name=FEED_JOB_NAME,
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
-
-
-async def stop_feed_polling(svc: Any) -> None:
-    client = svc.extras.pop("feed_client", None)
-    if client is not None:
-        await client.aclose()
-
-
-async def _tick(context: Any) -> None:
-    from bot.services import services
-
-    poller = services(context).extras.get("poller")
-    if isinstance(poller, Poller):
-        await poller.poll_due()

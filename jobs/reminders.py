@@ -10,19 +10,17 @@ is created once even across restarts and resyncs, and a moved item gets a new re
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from typing import Any
 
-from telegram.ext import Application, CallbackContext
+from telegram.ext import CallbackContext, JobQueue
 
-from bot.services import Services, services
+from storage.agenda import agenda_item, items_to_remind
 from storage.alerts import create_alert
-from storage.db import from_db_time, to_db_time
+from storage.db import Clock, Database, to_db_time
 
 log = logging.getLogger(__name__)
 
-AnyApp = Application[Any, Any, Any, Any, Any, Any]
 REMINDER_MINUTES = 30
 RESYNC_SECONDS = 300.0
 JOB_PREFIX = "reminder:"
@@ -32,83 +30,80 @@ def reminder_key(item_id: int, starts_at: dt.datetime) -> str:
     return f"reminder:{item_id}:{to_db_time(starts_at)}"
 
 
-async def start_reminders(app: AnyApp, svc: Services) -> None:
-    """Start-up hook: rebuild the reminder jobs from the database, then keep them in sync."""
-    if app.job_queue is None:
-        log.warning("no JobQueue: agenda reminders are off")
-        return
-    await resync_reminders(app, svc)
-    app.job_queue.run_repeating(
-        _resync_job, interval=RESYNC_SECONDS, first=RESYNC_SECONDS, name="reminders-resync"
-    )
+class Reminders:
+    """The reminder jobs of one visit, kept in step with its agenda."""
 
+    def __init__(
+        self,
+        db: Database,
+        job_queue: JobQueue[Any],
+        *,
+        clock: Clock,
+        visit_id: int,
+        default_tz: dt.tzinfo,
+    ) -> None:
+        self.db = db
+        self.job_queue = job_queue
+        self.clock = clock
+        self.visit_id = visit_id
+        self.default_tz = default_tz
 
-async def _resync_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    await resync_reminders(context.application, services(context))
-
-
-async def resync_reminders(app: AnyApp, svc: Services) -> int:
-    """(Re)schedule one job per upcoming agenda item whose reminder was not sent yet."""
-    queue = app.job_queue
-    if queue is None:
-        return 0
-    for job in queue.jobs():
-        if job.name and job.name.startswith(JOB_PREFIX):
-            job.schedule_removal()
-    now = svc.now()
-    lead = dt.timedelta(minutes=REMINDER_MINUTES)
-    rows = await svc.db.fetchall(
-        "SELECT id, starts_at FROM agenda_items WHERE visit_id = ? AND deleted_at IS NULL"
-        " AND time_known = 1 AND starts_at > ? AND NOT EXISTS (SELECT 1 FROM alerts"
-        " WHERE dedupe_key = 'reminder:' || agenda_items.id || ':' || agenda_items.starts_at)",
-        (svc.visit_id, to_db_time(now)),
-    )
-    for row in rows:
-        starts = from_db_time(str(row["starts_at"]))
-        delay = max(0.0, (starts - lead - now).total_seconds())
-        key = reminder_key(int(row["id"]), starts)
-        queue.run_once(_fire, when=delay, data=key, name=key)
-    log.info("%d agenda reminders scheduled", len(rows))
-    return len(rows)
-
-
-async def _fire(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    job = context.job
-    if job is None or not isinstance(job.data, str):
-        return
-    await fire_reminder(services(context), job.data)
-
-
-async def fire_reminder(svc: Services, key: str) -> int | None:
-    """Create the reminder alert for `key` unless the item moved, went or was reminded of."""
-    _, item_id, _ = key.split(":", 2)
-    row = await svc.db.fetchone(
-        "SELECT * FROM agenda_items WHERE id = ? AND deleted_at IS NULL", (int(item_id),)
-    )
-    if row is None:
-        return None
-    starts = from_db_time(str(row["starts_at"]))
-    if reminder_key(int(row["id"]), starts) != key or starts <= svc.now():
-        return None  # moved (a new job exists) or already started
-    payload = {
-        "item_id": int(row["id"]),
-        "change": "new",
-        "starts_at": to_db_time(starts),
-        "time_known": bool(row["time_known"]),
-        "title": json.loads(row["title"]),
-        "place": json.loads(row["place"]),
-        "minutes_before": max(1, round((starts - svc.now()).total_seconds() / 60)),
-    }
-    async with svc.db.transaction() as tx:
-        alert_id = await create_alert(
-            tx,
-            visit_id=svc.visit_id,
-            kind="reminder",
-            payload=payload,
-            dedupe_key=key,
-            now=svc.now(),
-            default_tz=svc.visit.timezone,
+    async def start(self) -> None:
+        """Rebuild the reminder jobs from the database, then keep them in sync."""
+        await self.resync()
+        self.job_queue.run_repeating(
+            self._resync_job, interval=RESYNC_SECONDS, first=RESYNC_SECONDS, name="reminders-resync"
         )
-    if alert_id is not None:
-        log.info("reminder for agenda item %s queued (alert %s)", item_id, alert_id)
-    return alert_id
+
+    async def _resync_job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        await self.resync()
+
+    async def resync(self) -> int:
+        """(Re)schedule one job per upcoming agenda item whose reminder was not sent yet."""
+        for job in self.job_queue.jobs():
+            if job.name and job.name.startswith(JOB_PREFIX):
+                job.schedule_removal()
+        now = self.clock()
+        lead = dt.timedelta(minutes=REMINDER_MINUTES)
+        upcoming = await items_to_remind(self.db, self.visit_id, now)
+        for item_id, starts in upcoming:
+            delay = max(0.0, (starts - lead - now).total_seconds())
+            key = reminder_key(item_id, starts)
+            self.job_queue.run_once(self._fire, when=delay, data=key, name=key)
+        log.info("%d agenda reminders scheduled", len(upcoming))
+        return len(upcoming)
+
+    async def _fire(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        job = context.job
+        if job is not None and isinstance(job.data, str):
+            await self.fire(job.data)
+
+    async def fire(self, key: str) -> int | None:
+        """Create the reminder alert for `key` unless the item moved, went or was reminded of."""
+        _, item_id, _ = key.split(":", 2)
+        item = await agenda_item(self.db, int(item_id))
+        now = self.clock()
+        if item is None or reminder_key(item.id, item.starts_at) != key or item.starts_at <= now:
+            return None  # gone, moved (a new job exists) or already started
+        payload = {
+            "item_id": item.id,
+            "change": "new",
+            "starts_at": to_db_time(item.starts_at),
+            "time_known": item.time_known,
+            "title": item.titles,
+            "place": item.places,
+            "minutes_before": max(1, round((item.starts_at - now).total_seconds() / 60)),
+        }
+        async with self.db.transaction() as tx:
+            alert_id = await create_alert(
+                tx,
+                visit_id=self.visit_id,
+                kind="reminder",
+                payload=payload,
+                dedupe_key=key,
+                now=now,
+                default_tz=self.default_tz,
+            )
+        if alert_id is not None:
+            log.info("reminder for agenda item %s queued (alert %s)", item_id, alert_id)
+        return alert_id

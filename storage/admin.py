@@ -56,6 +56,15 @@ async def audit(
     )
 
 
+async def is_listed_admin(db: Database, user_id: int) -> bool:
+    """An admin an owner added (owners themselves come from ADMIN_IDS, not the database)."""
+    return await db.fetchone("SELECT 1 FROM admins WHERE user_id = ?", (user_id,)) is not None
+
+
+async def admin_user_ids(db: Database) -> set[int]:
+    return {int(r["user_id"]) for r in await db.fetchall("SELECT user_id FROM admins")}
+
+
 async def latest_audit(db: Database, limit: int = 20) -> list[AuditEntry]:
     rows = await db.fetchall("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
     return [

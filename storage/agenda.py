@@ -7,7 +7,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from storage.db import Database, from_db_time
+from storage.db import Database, from_db_time, to_db_time
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,27 @@ async def agenda_items(db: Database, visit_id: int) -> list[AgendaItem]:
         (visit_id,),
     )
     return [_item(r) for r in rows]
+
+
+async def agenda_item(db: Database, item_id: int) -> AgendaItem | None:
+    """One item of any visit, unless it was withdrawn."""
+    row = await db.fetchone(
+        "SELECT * FROM agenda_items WHERE id = ? AND deleted_at IS NULL", (item_id,)
+    )
+    return None if row is None else _item(row)
+
+
+async def items_to_remind(
+    db: Database, visit_id: int, now: dt.datetime
+) -> list[tuple[int, dt.datetime]]:
+    """(id, start) of the visit's timed items still ahead whose reminder was not created yet."""
+    rows = await db.fetchall(
+        "SELECT id, starts_at FROM agenda_items WHERE visit_id = ? AND deleted_at IS NULL"
+        " AND time_known = 1 AND starts_at > ? AND NOT EXISTS (SELECT 1 FROM alerts"
+        " WHERE dedupe_key = 'reminder:' || agenda_items.id || ':' || agenda_items.starts_at)",
+        (visit_id, to_db_time(now)),
+    )
+    return [(int(r["id"]), from_db_time(str(r["starts_at"]))) for r in rows]
 
 
 async def chat_timezone(db: Database, chat_id: int) -> str | None:

@@ -92,16 +92,14 @@ def _wake_all() -> None:
             log.exception("delivery waker failed")
 
 
-def wake_delivery(target: Any = None) -> None:
+def wake_delivery() -> None:
     """Tell the delivery worker that new work exists (e.g. after changing preferences).
 
-    `create_alert` already does this itself, so callers rarely need it. `target` may be the
-    Services, the Application or a handler context; it is accepted for readability only: every
-    running worker in this process is woken (a spurious wake-up costs one query). Safe to call
-    inside a transaction: the worker's next query waits for the database lock, so it sees the
-    rows once the transaction commits.
+    `create_alert` already does this itself, so callers rarely need it. Every running worker in
+    this process is woken (a spurious wake-up costs one query). Safe to call inside a
+    transaction: the worker's next query waits for the database lock, so it sees the rows once
+    the transaction commits.
     """
-    del target
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -405,6 +403,25 @@ async def record_outcomes(db: Database, outcomes: Sequence[Outcome]) -> None:
                 )
                 for o in outcomes
             ],
+        )
+
+
+async def any_due(db: Database, now: dt.datetime) -> bool:
+    """Whether any pending delivery is due at `now` (e.g. one waiting for a cooling chat)."""
+    row = await db.fetchone(
+        "SELECT 1 FROM deliveries WHERE status = 'pending' AND not_before <= ? LIMIT 1",
+        (to_db_time(now),),
+    )
+    return row is not None
+
+
+async def release_chat(db: Database, chat_id: int) -> None:
+    """Put every row of a chat that is 'sending' back to 'pending' (flood control held it)."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = attempts - 1"
+            " WHERE chat_id = ? AND status = 'sending'",
+            (chat_id,),
         )
 
 

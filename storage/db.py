@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -31,6 +31,10 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 class DatabaseError(RuntimeError):
     """The database cannot be used: newer schema, failed migration, unreadable file."""
+
+
+# What every layer reads the time from; tests pass a settable one.
+Clock = Callable[[], dt.datetime]
 
 
 def utcnow() -> dt.datetime:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -169,6 +170,51 @@ async def record_failure(
         )
 
 
+@dataclass(frozen=True)
+class NewItem:
+    """A feed entry seen for the first time, as detection classified it."""
+
+    feed_id: int
+    entry_id: str
+    title: str
+    link: str | None
+    published_at: dt.datetime | None
+    lang: str
+    relevant: bool
+    kind: str
+    sectors: tuple[str, ...]
+    reason: str
+    story_id: int | None
+
+
+async def insert_items(tx: Tx, items: Sequence[NewItem], now: dt.datetime) -> None:
+    """One statement for all new entries: most are irrelevant, and a round trip each to
+    SQLite's thread would dominate a poll of a busy feed."""
+    stamp = to_db_time(now)
+    await tx.executemany(
+        "INSERT INTO news_items (feed_id, entry_id, title, link, published_at, lang,"
+        " relevant, kind, sectors, reason, story_id, seen_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                i.feed_id,
+                i.entry_id,
+                i.title,
+                i.link,
+                to_db_time(i.published_at) if i.published_at else None,
+                i.lang,
+                int(i.relevant),
+                i.kind,
+                json.dumps(list(i.sectors)),
+                i.reason,
+                i.story_id,
+                stamp,
+            )
+            for i in items
+        ],
+    )
+
+
 async def known_entry_ids(tx: Tx, feed_id: int, entry_ids: list[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(entry_ids), 500):
@@ -223,6 +269,50 @@ async def recent_stories(
         ),
     )
     return [_story(r) for r in rows]
+
+
+async def create_story(
+    tx: Tx,
+    visit_id: int,
+    *,
+    kind: str,
+    title: str,
+    sectors: frozenset[str],
+    parties: frozenset[str],
+    day: dt.date,
+    title_terms: frozenset[str],
+    now: dt.datetime,
+) -> int:
+    """A new story; signings wait in the review queue, other kinds need no decision."""
+    return await tx.execute(
+        "INSERT INTO stories (visit_id, kind, title, sectors, parties, day, title_terms,"
+        " first_seen_at, review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            visit_id,
+            kind,
+            title,
+            json.dumps(sorted(sectors)),
+            json.dumps(sorted(parties)),
+            day.isoformat(),
+            json.dumps(sorted(title_terms)),
+            to_db_time(now),
+            "pending" if kind == "agreement" else "none",
+        ),
+    )
+
+
+async def widen_story(
+    tx: Tx, story: StoryRow, sectors: frozenset[str], parties: frozenset[str]
+) -> None:
+    """A merged report adds what it names to the story's sectors and parties."""
+    await tx.execute(
+        "UPDATE stories SET sectors = ?, parties = ? WHERE id = ?",
+        (
+            json.dumps(sorted(story.sectors | sectors)),
+            json.dumps(sorted(story.parties | parties)),
+            story.id,
+        ),
+    )
 
 
 async def story(db: Database, story_id: int) -> StoryRow | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.alert_render import AlertView, RenderContext, render_alert
-from jobs.delivery import worker_of
 from tests.conftest import ADMIN_ID, BotHarness, buttons
 from tests.test_admin_e2e import SUBSCRIBER, alerts, assert_no_rejections, rows, subscribe
 
@@ -33,7 +32,7 @@ async def test_correction_is_escaped_once_and_in_each_subscribers_language(
     [entry] = await rows(bot, "SELECT id FROM agreements WHERE origin = 'admin'")
     [edited] = await bot.ask(ADMIN_ID, f"/editagreement {entry['id']} title={TITLE}")
     await bot.press(ADMIN_ID, edited, buttons(edited)["📣 Send correction"], replies=2)
-    worker = worker_of(bot.services)
+    worker = bot.services.delivery
     assert worker is not None
     await worker.wait_idle()
 

@@ -14,7 +14,7 @@ import pytest
 from bot.config import Settings
 from bot.handlers.stats import stats_text
 from bot.standin import InjectedError, SentMessage
-from jobs.delivery import DeliveryWorker, worker_of
+from jobs.delivery import DeliveryWorker
 from storage import subscriptions as store
 from storage.alerts import AlertKind, create_alert
 from tests.conftest import ADMIN_ID, BotHarness, Clock, running_bot
@@ -23,7 +23,7 @@ FIRST = 5000
 
 
 def worker(bot: BotHarness) -> DeliveryWorker:
-    found = worker_of(bot.services)
+    found = bot.services.delivery
     assert found is not None
     found.retry_delays = (0.02, 0.05, 0.1)
     return found

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import jobs.delivery
+from bot import alert_render
 from bot.alert_render import AlertView, RenderContext, RenderedMessage, render_bundle
 from bot.standin import InjectedError
 from storage import alerts as alerts_store
@@ -71,7 +72,7 @@ async def test_render_error_fails_that_chat_only_and_later_alerts_still_go_out(
             raise RuntimeError("renderer broke")
         return render_bundle(alerts, ctx)
 
-    monkeypatch.setattr(jobs.delivery, "render_bundle", broken_for_turkish)
+    monkeypatch.setattr(alert_render, "render_bundle", broken_for_turkish)
     await add_subscribers(bot, [FIRST, FIRST + 1, FIRST + 2])
     await set_language(bot, FIRST + 1, "tr")
     await alert(bot, "First alert")

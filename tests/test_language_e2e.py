@@ -15,7 +15,6 @@ import pytest
 from bot.handlers.language import parse_choice
 from bot.i18n import t
 from bot.standin import SentMessage, parse_html
-from jobs.delivery import worker_of
 from storage import subscriptions as store
 from storage.alerts import AlertKind, create_alert
 from tests.conftest import ADMIN_ID, BotHarness, buttons
@@ -150,7 +149,7 @@ async def create(bot: BotHarness, kind: AlertKind, payload: dict[str, Any]) -> N
     svc = bot.services
     async with svc.db.transaction() as tx:
         await create_alert(tx, visit_id=svc.visit_id, kind=kind, payload=payload, now=bot.clock.now)
-    worker = worker_of(svc)
+    worker = svc.delivery
     assert worker is not None
     await worker.wait_idle()
 

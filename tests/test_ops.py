@@ -12,7 +12,6 @@ from bot.config import Settings
 from bot.metrics import command_label, metrics_of
 from bot.ops_server import ops_server_of
 from bot.standin import InjectedError
-from jobs.delivery import worker_of
 from jobs.polling import Poller
 from storage import subscriptions
 from storage.alerts import create_alert
@@ -129,7 +128,7 @@ async def test_metrics_move_after_a_command_and_a_delivery(
                 payload={"text": "Metrics check"},
                 now=clock.now,
             )
-        worker = worker_of(svc)
+        worker = svc.delivery
         assert worker is not None
         await bot.standin.wait_for_messages(USER_ID, len(bot.standin.messages_to(USER_ID)) + 1)
         await worker.wait_idle()
@@ -169,7 +168,7 @@ async def test_feed_polls_are_counted_by_outcome_with_latency(
         server.route("/feed.xml", Reply(body=RSS))
         configured = with_settings(settings, ops_port=0, feed_urls=(server.url("/feed.xml"),))
         async with running_bot(configured, clock) as bot:
-            poller: Any = bot.services.extras["poller"]
+            poller: Any = bot.services.poller
             assert isinstance(poller, Poller)
             await poller.poll_due()  # or the job's first tick got there first: same counters
             port = ops_port(bot)

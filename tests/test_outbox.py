@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from bot.config import Settings
-from jobs.delivery import start_delivery, stop_delivery, worker_of
+from bot.lifecycle import start_delivery, stop_delivery
 from storage import subscriptions
 from storage.alerts import claim_due, create_alert
 from storage.db import Database, to_db_time
@@ -71,7 +71,7 @@ async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(settings: Se
     async with running_bot(settings, Clock(NOW)) as bot:
         svc = bot.services
         await subscribe_reader(bot)
-        worker = worker_of(svc)
+        worker = svc.delivery
         assert worker is not None
 
         async def broadcast(text: str) -> None:
@@ -113,7 +113,7 @@ async def test_an_alert_that_waited_still_keeps_quiet_hours(settings: Settings) 
             )
         clock.now = dt.datetime(2025, 11, 24, 23, 30, tzinfo=dt.UTC)  # 02:30 in Istanbul
         await start_delivery(bot.app, svc)  # type: ignore[arg-type]
-        worker = worker_of(svc)
+        worker = svc.delivery
         assert worker is not None
         await worker.wait_idle()
         assert bot.standin.messages_to(READER) == []

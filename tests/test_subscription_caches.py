@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.handlers import subscriptions
+from bot.services import RecentUsers
 from storage import subscriptions as store
 
 
@@ -40,19 +41,22 @@ def test_zone_names_are_scanned_once(
 async def test_seen_users_are_capped_keeping_the_most_recent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def record_user(*args: Any) -> None:
-        return None
+    recorded: list[int] = []
+
+    async def record_user(db: object, user_id: int, *args: Any) -> None:
+        recorded.append(user_id)
 
     monkeypatch.setattr(store, "record_user", record_user)
-    monkeypatch.setattr(subscriptions, "SEEN_USERS_MAX", 10)
-    svc: Any = types.SimpleNamespace(extras={}, db=None)
+    svc: Any = types.SimpleNamespace(recent_users=RecentUsers(limit=10), db=None)
+    seen = svc.recent_users
     now = dt.datetime(2025, 11, 20, tzinfo=dt.UTC)
     for user_id in range(10):
         await subscriptions._remember_user(svc, user_id, "en", now)
+    await subscriptions._remember_user(svc, 3, "en", now)  # seen recently: not written again
+    assert recorded == list(range(10))
     await subscriptions._remember_user(svc, 0, "ko", now)  # a change moves user 0 to the end
     await subscriptions._remember_user(svc, 10, "en", now)  # the 11th: the oldest half goes
-    seen = svc.extras[subscriptions._SEEN_KEY]
-    assert list(seen) == [6, 7, 8, 9, 0, 10]
+    assert seen.user_ids() == [6, 7, 8, 9, 0, 10]
     for user_id in range(11, 1000):
         await subscriptions._remember_user(svc, user_id, "en", now)
     assert len(seen) <= 10 and 999 in seen

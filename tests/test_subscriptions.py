@@ -8,7 +8,6 @@ import json
 import time
 
 from bot.config import Settings
-from jobs.reminders import resync_reminders
 from storage import subscriptions as store
 from storage.db import to_db_time
 from tests.conftest import ADMIN_ID, USER_ID, BotHarness, Clock, buttons, running_bot
@@ -114,7 +113,8 @@ async def test_agenda_reminders_fire_on_time_and_once_across_restarts(
         await add_subscribers(bot, [5000], topics="agenda")
         await _add_item(bot, "a", START)
         await _add_item(bot, "b", LATER)
-        assert await resync_reminders(bot.app, bot.services) == 2  # type: ignore[arg-type]
+        assert bot.services.reminders is not None
+        assert await bot.services.reminders.resync() == 2
         await asyncio.sleep(0.3)
         assert reminders(bot) == []
 

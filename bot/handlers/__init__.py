@@ -30,7 +30,7 @@ from bot.handlers import (
     subscriptions,
     visitinfo,
 )
-from bot.handlers.common import AnyApp
+from bot.services import AnyApp
 
 EDITS_GROUP = -50  # after the metrics counter (-100), before tracking (-1) and the features
 

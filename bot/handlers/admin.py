@@ -1,5 +1,4 @@
-"""/admins, /addadmin, /deladmin (owners) and /audit (admins), plus helpers the curation
-handlers share: who is acting, in which language, and how a validation problem is shown."""
+"""/admins, /addadmin, /deladmin (owners) and /audit (admins)."""
 
 from __future__ import annotations
 
@@ -11,10 +10,19 @@ from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import admin_only, args_text, owner_only, reply
+from bot.handlers.common import (
+    actor_id,
+    admin_only,
+    args_text,
+    context_lang,
+    id_argument,
+    owner_only,
+    reply,
+    show_error,
+)
 from bot.i18n import Html, t
+from bot.menus import publish_admin_menu
 from bot.render import format_time, truncate
-from bot.services import Services, services
 from bot.validation import ValidationError, parse_id
 from storage.admin import add_admin, latest_audit, list_admins, remove_admin
 
@@ -23,43 +31,6 @@ log = logging.getLogger(__name__)
 AUDIT_DEFAULT = 15
 AUDIT_MAX = 50
 AUDIT_VALUE_CHARS = 160
-
-
-def actor_id(update: Update) -> int:
-    """The admin doing something; the guards have already checked there is one."""
-    user = update.effective_user
-    if user is None:
-        raise RuntimeError("admin command without a user")
-    return user.id
-
-
-async def show_error(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, error: ValidationError
-) -> None:
-    """Explain a validation problem; the catalogue holds the wording for every key."""
-    lang = await services(context).language(update)
-    await reply(update, context, t(lang, error.key, **error.params))
-
-
-async def id_argument(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, usage_key: str
-) -> int | None:
-    """The numeric ID after an admin command, or None once the admin was told what is wrong
-    (the usage when it is missing, the validation message when it is not a number)."""
-    text = args_text(update)
-    if not text:
-        await reply(update, context, t(await services(context).language(update), usage_key))
-        return None
-    try:
-        return parse_id(text)
-    except ValidationError as error:
-        await show_error(update, context, error)
-        return None
-
-
-async def context_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Services, str]:
-    svc = services(context)
-    return svc, await svc.language(update)
 
 
 # --- admins ----------------------------------------------------------------------------------
@@ -102,8 +73,6 @@ async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not added:
         await reply(update, context, t(lang, "admin.already_admin", user_id=user_id))
         return
-    from bot.app import publish_admin_menu  # the app module imports the handlers
-
     await publish_admin_menu(context.application, svc, user_id)
     await reply(update, context, t(lang, "admin.added", user_id=user_id))
 

@@ -13,9 +13,16 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, context_lang, id_argument, show_error
-from bot.handlers.agreements_admin import wake_delivery
-from bot.handlers.common import admin_only, args_text, reply
+from bot.handlers.common import (
+    actor_id,
+    admin_only,
+    args_text,
+    context_lang,
+    id_argument,
+    reply,
+    show_error,
+    wake_delivery,
+)
 from bot.i18n import t
 from bot.validation import (
     PLACE_MAX,
@@ -59,7 +66,7 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         actor_id=actor_id(update),
         now=svc.now(),
     )
-    await wake_delivery(context)
+    wake_delivery()
     await reply(
         update,
         context,
@@ -120,7 +127,7 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if changed is None:
         await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
         return
-    await wake_delivery(context)
+    wake_delivery()
     when = typed_time(
         from_db_time(changed["starts_at"]), bool(changed["time_known"]), svc.visit.timezone
     )
@@ -140,6 +147,6 @@ async def delagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if before is None:
         await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
         return
-    await wake_delivery(context)
+    wake_delivery()
     title = json.loads(before["title"]).get("en", "")
     await reply(update, context, t(lang, "agenda_admin.deleted", id=item_id, title=title))

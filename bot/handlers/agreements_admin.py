@@ -24,8 +24,17 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.alert_render import field_name
-from bot.handlers.admin import actor_id, context_lang, id_argument, show_error
-from bot.handlers.common import admin_only, args_text, keyboard_rows, reply
+from bot.handlers.common import (
+    actor_id,
+    admin_only,
+    args_text,
+    context_lang,
+    id_argument,
+    keyboard_rows,
+    reply,
+    show_error,
+    wake_delivery,
+)
 from bot.i18n import Html, t
 from bot.render import link
 from bot.services import Services, services
@@ -43,7 +52,6 @@ from bot.validation import (
     similar_titles,
     similarity,
 )
-from storage import alerts
 from storage.agreements import list_agreements
 from storage.curation import (
     AgreementFields,
@@ -64,15 +72,6 @@ TITLE, SECTOR, DATE, PARTIES, SOURCE, CONFIRM = range(6)
 
 def sector_names(svc: Services) -> dict[str, list[str]]:
     return {s.key: list(s.name.values.values()) for s in svc.visit.sectors}
-
-
-async def wake_delivery(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Nudge the delivery worker once the transaction has committed.
-
-    `create_alert` wakes it too; waking after the commit as well costs one query and means the
-    worker never has to wait for its next tick to see rows it first looked for too early.
-    """
-    alerts.wake_delivery(context)
 
 
 def draft_lines(lang: str, svc: Services, draft: AgreementDraft) -> list[Html]:
@@ -124,7 +123,7 @@ async def save_draft(
     saved = await save_agreement(
         svc.db, svc.visit_id, fields, actor_id=actor_id(update), now=svc.now(), story_id=story_id
     )
-    await wake_delivery(context)
+    wake_delivery()
     lines = [t(lang, "agreement_admin.saved", id=saved.agreement_id)]
     if saved.story_id is not None:
         lines.append(t(lang, "agreement_admin.linked", story_id=saved.story_id))
@@ -435,7 +434,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         actor_id=query.from_user.id,
         now=svc.now(),
     )
-    await wake_delivery(context)
+    wake_delivery()
     key = "agreement_admin.correction_sent" if alert_id else "agreement_admin.not_found"
     await reply(update, context, t(lang, key, id=agreement_id))
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, context_lang, show_error
-from bot.handlers.agreements_admin import wake_delivery
-from bot.handlers.common import admin_only, args_text, reply
+from bot.handlers.common import (
+    actor_id,
+    admin_only,
+    args_text,
+    context_lang,
+    reply,
+    show_error,
+    wake_delivery,
+)
 from bot.i18n import t
 from bot.validation import ValidationError, parse_broadcast
 from storage.curation import broadcast as queue_broadcast
@@ -29,5 +35,5 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _alert_id, count = await queue_broadcast(
         svc.db, svc.visit_id, text, actor_id=actor_id(update), now=svc.now()
     )
-    await wake_delivery(context)
+    wake_delivery()
     await reply(update, context, t(lang, "broadcast.queued", count=count))

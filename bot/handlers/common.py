@@ -1,4 +1,5 @@
-"""Small helpers every handler uses: replying safely and guarding admin commands."""
+"""Small helpers every handler uses: replying safely, guarding admin commands, and what the
+curation handlers share (who is acting, in which language, how a validation problem is shown)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes
 
 from bot.i18n import t
 from bot.render import split_message
-from bot.services import services
+from bot.services import Services, services
+from bot.validation import ValidationError, parse_id
+from storage import alerts
 
-AnyApp = Application[Any, Any, Any, Any, Any, Any]
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
@@ -83,3 +85,49 @@ def owner_only(handler: Handler) -> Handler:
 
 def keyboard_rows(buttons: Sequence[Any], per_row: int = 2) -> list[list[Any]]:
     return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
+
+
+def actor_id(update: Update) -> int:
+    """The admin doing something; the guards have already checked there is one."""
+    user = update.effective_user
+    if user is None:
+        raise RuntimeError("admin command without a user")
+    return user.id
+
+
+async def show_error(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, error: ValidationError
+) -> None:
+    """Explain a validation problem; the catalogue holds the wording for every key."""
+    lang = await services(context).language(update)
+    await reply(update, context, t(lang, error.key, **error.params))
+
+
+async def id_argument(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, usage_key: str
+) -> int | None:
+    """The numeric ID after an admin command, or None once the admin was told what is wrong
+    (the usage when it is missing, the validation message when it is not a number)."""
+    text = args_text(update)
+    if not text:
+        await reply(update, context, t(await services(context).language(update), usage_key))
+        return None
+    try:
+        return parse_id(text)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return None
+
+
+async def context_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Services, str]:
+    svc = services(context)
+    return svc, await svc.language(update)
+
+
+def wake_delivery() -> None:
+    """Nudge the delivery worker once the transaction has committed.
+
+    `create_alert` wakes it too; waking after the commit as well costs one query and means the
+    worker never has to wait for its next tick to see rows it first looked for too early.
+    """
+    alerts.wake_delivery()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.handlers.common import reply
 from bot.i18n import t
+from bot.notify import notify_admins
 from bot.render import truncate
-from bot.services import services
+from bot.services import SERVICES_KEY, services
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log, apologise to the user, and tell the admins — at most once a minute."""
     log.error("error while handling an update", exc_info=context.error)
-    svc = services(context) if "services" in context.bot_data else None
+    svc = services(context) if SERVICES_KEY in context.bot_data else None
     if isinstance(update, Update) and update.effective_chat and svc is not None:
         try:
             await reply(update, context, t(await svc.language(update), "errors.internal"))
@@ -51,13 +52,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     error = context.error
     summary = truncate(f"{type(error).__name__}: {error}", 500)
-    for admin_id in sorted(await svc.admin_ids()):
-        try:
-            await context.bot.send_message(
-                admin_id,
-                t(await svc.language_of(admin_id), "errors.admin_notice", error=summary),
-            )
-        except Forbidden:
-            log.info("admin %s has not started the bot; cannot notify", admin_id)
-        except TelegramError:
-            log.warning("could not notify admin %s of an error", admin_id)
+    await notify_admins(
+        context.bot,
+        svc,
+        lambda lang: t(lang, "errors.admin_notice", error=summary),
+        what="the error notice",
+    )

@@ -9,8 +9,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, context_lang, show_error
-from bot.handlers.common import admin_only, args_text, reply
+from bot.handlers.common import actor_id, admin_only, args_text, context_lang, reply, show_error
 from bot.i18n import Html, t
 from bot.render import truncate
 from bot.validation import ValidationError, parse_fact_line, parse_id

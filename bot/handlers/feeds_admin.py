@@ -19,8 +19,7 @@ import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import actor_id, context_lang, show_error
-from bot.handlers.common import admin_only, args_text, reply
+from bot.handlers.common import actor_id, admin_only, args_text, context_lang, reply, show_error
 from bot.i18n import Html, t
 from bot.render import format_time, link, truncate
 from bot.services import Services
@@ -86,9 +85,8 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _client(svc: Services) -> tuple[httpx.AsyncClient, bool]:
     """The polling job's client when it runs, else a short-lived one (closed by the caller)."""
-    shared = svc.extras.get("feed_client")
-    if isinstance(shared, httpx.AsyncClient):
-        return shared, False
+    if svc.feed_client is not None:
+        return svc.feed_client, False
     return make_client(), True
 
 

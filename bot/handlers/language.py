@@ -4,7 +4,7 @@ Without a choice the bot follows the user's Telegram app (`language_code`), whic
 most people; the choice exists for those whose app language is not the one they read best. It
 is stored per user, so it applies in every chat, and a group's alerts follow the language of
 whoever set the group's subscription. The command menu follows the choice too (see
-`bot.app.publish_user_menu`).
+`bot.menus.publish_user_menu`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.common import args_text, reply
 from bot.i18n import LANGUAGES, Html, language_for, t
+from bot.menus import publish_user_menu
 from bot.services import Services, services
 from storage.users import set_language, user_language
 
@@ -103,7 +104,6 @@ async def _apply(svc: Services, context: ContextTypes.DEFAULT_TYPE, user: User, 
     """Store `choice` ('auto' clears it), refresh the user's menu; returns the language now."""
     chosen = None if choice == AUTO else choice
     await set_language(svc.db, user.id, chosen, svc.now(), language_code=user.language_code)
-    from bot.app import publish_user_menu  # the app module imports the handlers
 
     await publish_user_menu(context.application, svc, user.id)
     return chosen or language_for(user.language_code)

@@ -12,13 +12,12 @@ import logging
 
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.admin import context_lang
-from bot.handlers.agreements_admin import wake_delivery
-from bot.handlers.common import admin_only, reply
+from bot.handlers.common import admin_only, context_lang, reply, wake_delivery
 from bot.i18n import Html, t
+from bot.notify import notify_admins
 from bot.render import link
 from bot.services import Services
 from storage.curation import (
@@ -77,20 +76,13 @@ async def notify_admins_of_story(bot: telegram.Bot, svc: Services, story_id: int
     view = await story(svc.db, svc.visit_id, story_id)
     if view is None or view.review != "pending":
         return
-    for admin_id in sorted(await svc.admin_ids()):
-        lang = await svc.language_of(admin_id)
-        text = Html(t(lang, "review.new") + "\n" + story_card(lang, svc, view))
-        try:
-            await bot.send_message(
-                admin_id,
-                text,
-                reply_markup=review_keyboard(lang, story_id),
-                disable_web_page_preview=True,
-            )
-        except Forbidden:
-            log.info("admin %s has not started the bot; review card not sent", admin_id)
-        except TelegramError as exc:
-            log.warning("could not send review card to admin %s: %s", admin_id, exc)
+    await notify_admins(
+        bot,
+        svc,
+        lambda lang: Html(t(lang, "review.new") + "\n" + story_card(lang, svc, view)),
+        keyboard=lambda lang: review_keyboard(lang, story_id),
+        what="the review card",
+    )
 
 
 @admin_only
@@ -133,7 +125,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         svc.db, svc.visit, svc.visit_id, story_id, decision, actor_id=admin, now=svc.now()
     )
     if isinstance(result, Saved):
-        await wake_delivery(context)
+        wake_delivery()
         await _clear_buttons(query)
         await reply(
             update, context, t(lang, "review.confirmed", id=story_id, agreement=result.agreement_id)

@@ -11,7 +11,6 @@ import datetime as dt
 import functools
 import logging
 import re
-import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -40,9 +39,6 @@ TOPICS: dict[str, store.Topics] = {
 }
 _QUIET = re.compile(r"^(\d{1,2})[:.](\d{2})\s*[-–]\s*(\d{1,2})[:.](\d{2})$")
 _ADMIN_STATUSES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
-USER_REFRESH_SECONDS = 600.0
-_SEEN_KEY = "subscriptions.seen_users"
-SEEN_USERS_MAX = 10_000  # past this, the oldest half is forgotten (and simply re-recorded)
 
 
 # --- permissions --------------------------------------------------------------------------
@@ -419,19 +415,5 @@ async def track(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _remember_user(
     svc: Services, user_id: int, language_code: str | None, now: dt.datetime
 ) -> None:
-    seen: dict[int, tuple[str | None, float]] = svc.extras.setdefault(_SEEN_KEY, {})
-    previous = seen.get(user_id)
-    clock = time.monotonic()
-    if (
-        previous is not None
-        and previous[0] == language_code
-        and clock - previous[1] < USER_REFRESH_SECONDS
-    ):
-        return
-    seen.pop(user_id, None)  # re-inserted at the end: the dict stays oldest-first
-    seen[user_id] = (language_code, clock)
-    if len(seen) > SEEN_USERS_MAX:
-        # A busy visit sees many users once; the cache only saves writes for recent ones.
-        for old in list(seen)[: len(seen) // 2]:
-            del seen[old]
-    await store.record_user(svc.db, user_id, language_code, now)
+    if svc.recent_users.needs_recording(user_id, language_code):
+        await store.record_user(svc.db, user_id, language_code, now)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -25,6 +24,7 @@ from bot.render import (
 from bot.services import Services, services
 from storage.agenda import AgendaItem, agenda_items, chat_timezone
 from storage.agreements import Agreement, list_agreements, story_ids, story_sources
+from storage.alerts import zone
 
 
 def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> dict[int, str]:
@@ -56,23 +56,13 @@ def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> di
     return marks
 
 
-def reader_zone(name: str | None, default: dt.tzinfo) -> dt.tzinfo:
-    """A chat's chosen zone, or the visit's when unset or unknown."""
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
-
-
 async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The programme by day, in the reader's time zone, marking done, under way and next."""
     svc = services(context)
     lang = await svc.language(update)
     chat = update.effective_chat
     chosen = await chat_timezone(svc.db, chat.id) if chat else None
-    tz = reader_zone(chosen, svc.visit.timezone)
+    tz = zone(chosen, svc.visit.timezone)
     items = await agenda_items(svc.db, svc.visit_id)
     if not items:
         await reply(update, context, t(lang, "agenda.empty"))

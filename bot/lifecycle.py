@@ -1,0 +1,162 @@
+"""Start-up and shutdown of the long-lived services, in one readable order.
+
+Each start hook builds one service from the settings and the shared objects, hands it what it
+needs from the Telegram side (the bot to send with, the alert renderer, callbacks that tell the
+admins), keeps it in its field of `Services` and starts it. `post_init` runs the start hooks in
+order, `post_shutdown` the stop hooks in reverse. The services themselves (`jobs/`) know nothing
+of handlers, catalogues or `Services`: this module is where the two sides meet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from telegram.ext import JobQueue
+
+from bot.alert_render import ChatAlertRenderer
+from bot.handlers.review import notify_admins_of_story
+from bot.i18n import t
+from bot.metrics import metrics_of
+from bot.notify import notify_admins
+from bot.ops_server import OpsServer
+from bot.services import AnyApp, Services
+from jobs.backups import schedule_backups
+from jobs.delivery import DeliveryWorker
+from jobs.detection import detector_for
+from jobs.feeds import make_client
+from jobs.polling import Poller, schedule_polling
+from jobs.ratelimit import FairRateLimiter
+from jobs.reminders import Reminders
+from storage import news
+
+log = logging.getLogger(__name__)
+
+StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
+ShutdownHook = Callable[[Services], Awaitable[None]]
+
+
+def _job_queue(app: AnyApp) -> JobQueue[Any]:
+    if app.job_queue is None:  # installed with python-telegram-bot[job-queue]
+        raise RuntimeError("the JobQueue is missing: install python-telegram-bot[job-queue]")
+    return app.job_queue
+
+
+async def start_feed_polling(app: AnyApp, svc: Services) -> None:
+    """The configured feeds, one HTTP client, the poller and its repeating job."""
+    settings = svc.settings
+    if settings.feed_urls is not None:
+        await news.ensure_feeds(svc.db, svc.visit_id, settings.feed_urls, "env", svc.now())
+    else:
+        await news.ensure_feeds(svc.db, svc.visit_id, svc.visit.default_feeds, "default", svc.now())
+    svc.feed_client = make_client()
+
+    async def feed_paused(feed: news.FeedState, reason: str) -> None:
+        await notify_admins(
+            app.bot,
+            svc,
+            lambda lang: t(lang, "feeds.paused_notice", url=feed.url, reason=reason),
+            what="the paused-feed notice",
+        )
+
+    async def new_agreement_story(story_id: int) -> None:
+        await notify_admins_of_story(app.bot, svc, story_id)
+
+    metrics = metrics_of(app)
+    svc.poller = Poller(
+        db=svc.db,
+        visit=svc.visit,
+        visit_id=svc.visit_id,
+        client=svc.feed_client,
+        interval=float(settings.poll_interval_seconds),
+        clock=svc.clock,
+        detector=detector_for(svc.visit),
+        admin_feeds_public_only=not settings.allow_private_feeds,
+        on_new_agreement_story=new_agreement_story,
+        on_feed_paused=feed_paused,
+        on_polled=metrics.observe_feed_poll if metrics is not None else None,
+    )
+    schedule_polling(_job_queue(app), svc.poller, settings.poll_interval_seconds)
+
+
+async def stop_feed_polling(svc: Services) -> None:
+    client, svc.feed_client = svc.feed_client, None
+    if client is not None:
+        await client.aclose()
+
+
+async def start_delivery(app: AnyApp, svc: Services) -> None:
+    """Resume the outbox where the last run stopped."""
+    limiter = app.bot.rate_limiter
+    svc.delivery = DeliveryWorker(
+        app.bot,
+        svc.db,
+        ChatAlertRenderer(svc.visit),
+        clock=svc.clock,
+        visit_id=svc.visit_id,
+        default_tz=svc.visit.timezone,
+        flood=limiter if isinstance(limiter, FairRateLimiter) else None,
+        is_running=lambda: app.running,
+    )
+    await svc.delivery.start()
+
+
+async def stop_delivery(svc: Services) -> None:
+    if svc.delivery is not None:
+        await svc.delivery.stop()
+
+
+async def start_reminders(app: AnyApp, svc: Services) -> None:
+    svc.reminders = Reminders(
+        svc.db,
+        _job_queue(app),
+        clock=svc.clock,
+        visit_id=svc.visit_id,
+        default_tz=svc.visit.timezone,
+    )
+    await svc.reminders.start()
+
+
+async def start_backups(app: AnyApp, svc: Services) -> None:
+    """Automatic backups, when BACKUP_DIR is configured."""
+    settings = svc.settings
+    if settings.backup_dir is None or str(svc.db.path) == ":memory:":
+        return
+    schedule_backups(
+        _job_queue(app),
+        Path(svc.db.path),
+        Path(settings.backup_dir),
+        interval_hours=settings.backup_interval_hours,
+        keep=settings.backup_keep,
+    )
+
+
+async def start_ops_server(app: AnyApp, svc: Services) -> None:
+    """`/healthz` and `/metrics`, when OPS_PORT is configured."""
+    settings = svc.settings
+    if settings.ops_port is None:
+        return
+    svc.ops = OpsServer(app, svc, metrics_of(app), settings.ops_listen, settings.ops_port)
+    await svc.ops.start()
+
+
+async def stop_ops_server(svc: Services) -> None:
+    server, svc.ops = svc.ops, None
+    if server is not None:
+        await server.stop()
+
+
+STARTUP_HOOKS: list[StartupHook] = [
+    start_feed_polling,
+    start_delivery,
+    start_reminders,
+    start_backups,
+    start_ops_server,
+]
+SHUTDOWN_HOOKS: list[ShutdownHook] = [  # run in reverse
+    stop_feed_polling,
+    stop_delivery,
+    stop_ops_server,
+]

@@ -1,0 +1,45 @@
+"""Telling every admin something: error notices, paused feeds, new stories to review."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import telegram
+from telegram import InlineKeyboardMarkup
+from telegram.error import Forbidden, TelegramError
+
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def notify_admins(
+    bot: telegram.Bot,
+    svc: Services,
+    text: Callable[[str], str],
+    *,
+    what: str,
+    keyboard: Callable[[str], InlineKeyboardMarkup] | None = None,
+) -> int:
+    """Send every admin `text(their language)`; returns how many were reached.
+
+    An admin who never started the bot (or blocked it) cannot be written to; that must not
+    keep the others from being told, nor stop the feature that had something to say.
+    """
+    reached = 0
+    for admin_id in sorted(await svc.admin_ids()):
+        lang = await svc.language_of(admin_id)
+        try:
+            await bot.send_message(
+                admin_id,
+                text(lang),
+                reply_markup=keyboard(lang) if keyboard is not None else None,
+                disable_web_page_preview=True,
+            )
+            reached += 1
+        except Forbidden:
+            log.info("admin %s has not started the bot; %s not sent", admin_id, what)
+        except TelegramError as exc:
+            log.warning("could not send %s to admin %s: %s", what, admin_id, exc)
+    return reached
