@@ -30,7 +30,7 @@ from jobs.feeds import make_client
 from jobs.polling import Poller, schedule_polling
 from jobs.ratelimit import FairRateLimiter
 from jobs.reminders import Reminders
-from storage import news
+from storage import feeds
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,13 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
     """The configured feeds, one HTTP client, the poller and its repeating job."""
     settings = svc.settings
     if settings.feed_urls is not None:
-        await news.ensure_feeds(svc.db, svc.visit_id, settings.feed_urls, "env", svc.now())
+        await feeds.ensure_feeds(svc.db, svc.visit_id, settings.feed_urls, "env", svc.now())
     else:
-        await news.ensure_feeds(svc.db, svc.visit_id, svc.visit.default_feeds, "default", svc.now())
+        default = svc.visit.default_feeds
+        await feeds.ensure_feeds(svc.db, svc.visit_id, default, "default", svc.now())
     svc.feed_client = make_client()
 
-    async def feed_paused(feed: news.FeedState, reason: str) -> None:
+    async def feed_paused(feed: feeds.Feed, reason: str) -> None:
         await notify_admins(
             app.bot,
             svc,

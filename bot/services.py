@@ -21,7 +21,7 @@ from bot.i18n import DEFAULT_LANGUAGE, resolve_language
 from jobs.delivery import DeliveryWorker
 from jobs.polling import Poller
 from jobs.reminders import Reminders
-from storage.admin import admin_user_ids, is_listed_admin
+from storage.admins import admin_user_ids, is_listed_admin
 from storage.db import Clock, Database
 from storage.users import user_language
 from storage.visit import Visit

@@ -29,7 +29,7 @@ from jobs.backoff import jittered_interval, next_delay, should_pause
 from jobs.detection import Detector, StoryKey, match_story, story_key
 from jobs.feeds import FeedEntry, FeedError, Validators, fetch_feed
 from jobs.pipeline import ScannedEntry, classify
-from storage import news
+from storage import feeds, news, stories
 from storage.alerts import create_alert
 from storage.db import Database, Tx
 from storage.visit import Visit
@@ -53,7 +53,7 @@ class PollReport:
 
 
 StoryCallback = Callable[[int], Awaitable[None]]
-FeedCallback = Callable[[news.FeedState, str], Awaitable[None]]
+FeedCallback = Callable[[feeds.Feed, str], Awaitable[None]]
 
 
 @dataclass
@@ -84,15 +84,15 @@ class Poller:
             log.info("previous feed poll still running; skipping this tick")
             return report
         async with self._lock:
-            due = await news.due_feeds(self.db, self.visit_id, self.clock())
-            by_host: dict[str, list[news.FeedState]] = defaultdict(list)
+            due = await feeds.due_feeds(self.db, self.visit_id, self.clock())
+            by_host: dict[str, list[feeds.Feed]] = defaultdict(list)
             for feed in due:
                 by_host[urlsplit(feed.url).hostname or feed.url].append(feed)
             limit = asyncio.Semaphore(MAX_CONCURRENT_HOSTS)
 
-            async def poll_host(feeds: list[news.FeedState]) -> None:
+            async def poll_host(host_feeds: list[feeds.Feed]) -> None:
                 async with limit:
-                    for index, feed in enumerate(feeds):
+                    for index, feed in enumerate(host_feeds):
                         if index:
                             await asyncio.sleep(self.host_spacing)
                         started = time.perf_counter()
@@ -101,10 +101,10 @@ class Poller:
                         if self.on_polled is not None:
                             self.on_polled(outcome, time.perf_counter() - started)
 
-            await asyncio.gather(*(poll_host(feeds) for feeds in by_host.values()))
+            await asyncio.gather(*(poll_host(group) for group in by_host.values()))
         return report
 
-    async def poll_feed(self, feed: news.FeedState, report: PollReport) -> Outcome:
+    async def poll_feed(self, feed: feeds.Feed, report: PollReport) -> Outcome:
         previous = Validators(feed.etag, feed.last_modified, feed.body_hash)
         try:
             public_only = self.admin_feeds_public_only and feed.origin == "admin"
@@ -120,7 +120,7 @@ class Poller:
         )
         new_stories: list[int] = []
         async with self.db.transaction() as tx:
-            await news.record_success(
+            await feeds.record_success(
                 tx,
                 feed.id,
                 now=now,
@@ -139,13 +139,13 @@ class Poller:
                 await self.on_new_agreement_story(story_id)
         return result.status
 
-    async def _failed(self, feed: news.FeedState, exc: FeedError, report: PollReport) -> None:
+    async def _failed(self, feed: feeds.Feed, exc: FeedError, report: PollReport) -> None:
         now = self.clock()
         failures = feed.consecutive_failures + 1
         delay = next_delay(failures, self.interval, retry_after=exc.retry_after, rng=self.rng)
         pause = should_pause(feed.first_failure_at or now, now)
         log.warning("feed %s failed (%d in a row): %s", feed.url, failures, exc.reason)
-        await news.record_failure(
+        await feeds.record_failure(
             self.db,
             feed.id,
             now=now,
@@ -162,7 +162,7 @@ class Poller:
     async def _store(
         self,
         tx: Tx,
-        feed: news.FeedState,
+        feed: feeds.Feed,
         scanned: list[ScannedEntry],
         now: dt.datetime,
         silent: bool,
@@ -215,7 +215,7 @@ class Poller:
         """The story this item belongs to, creating it when no recent story matches."""
         det = item.detection
         key = story_key(self.detector, entry.title, det, entry.published, now)
-        candidates = await news.recent_stories(tx, self.visit_id, det.kind, key.day)
+        candidates = await stories.recent_stories(tx, self.visit_id, det.kind, key.day)
         keys = {
             s.id: StoryKey(s.kind, s.sectors, s.parties, s.day, s.title_terms, s.first_seen_at)
             for s in candidates
@@ -223,9 +223,9 @@ class Poller:
         match = match_story(key, keys)
         if match is not None:
             existing = next(s for s in candidates if s.id == match)
-            await news.widen_story(tx, existing, key.sectors, key.parties)
+            await stories.widen_story(tx, existing, key.sectors, key.parties)
             return match, False
-        story_id = await news.create_story(
+        story_id = await stories.create_story(
             tx,
             self.visit_id,
             kind=det.kind,

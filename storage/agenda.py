@@ -1,4 +1,4 @@
-"""Agenda items: the programme of the visit."""
+"""Agenda items: the programme of the visit, and the admin changes that alert its subscribers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import datetime as dt
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any, Literal
 
+from storage.alerts import create_alert
+from storage.audit import Actor, AuditedTx, audited, snapshot
 from storage.db import Database, from_db_time, to_db_time
 
 
@@ -73,3 +76,142 @@ async def chat_timezone(db: Database, chat_id: int) -> str | None:
     """The time zone a chat chose for reading times (None: the visit's)."""
     row = await db.fetchone("SELECT timezone FROM chats WHERE chat_id = ?", (chat_id,))
     return str(row["timezone"]) if row is not None and row["timezone"] else None
+
+
+# --- admin writes ------------------------------------------------------------------------------
+
+AgendaChange = Literal["new", "changed", "deleted"]
+_ACTIONS: dict[AgendaChange, str] = {
+    "new": "agenda.add",
+    "changed": "agenda.edit",
+    "deleted": "agenda.delete",
+}
+
+
+def agenda_payload(row: sqlite3.Row, change: AgendaChange) -> dict[str, Any]:
+    """The alert payload of an agenda change (shape documented in `storage.alerts`)."""
+    return {
+        "item_id": row["id"],
+        "change": change,
+        "starts_at": row["starts_at"],
+        "time_known": bool(row["time_known"]),
+        "title": json.loads(row["title"]),
+        "place": json.loads(row["place"]),
+    }
+
+
+async def _changed(
+    tx: AuditedTx,
+    item_id: int,
+    change: AgendaChange,
+    *,
+    before: sqlite3.Row | None,
+    after: sqlite3.Row | None,
+) -> None:
+    """Every agenda change is audited and alerted in the transaction that makes it."""
+    await tx.log(
+        _ACTIONS[change], f"agenda:{item_id}", before=snapshot(before), after=snapshot(after)
+    )
+    shown = after if after is not None else before
+    assert shown is not None
+    await create_alert(
+        tx,
+        visit_id=tx.actor.visit_id,
+        kind="agenda",
+        payload=agenda_payload(shown, change),
+        created_by=tx.actor.user_id,
+        now=tx.actor.now,
+    )
+
+
+async def add_agenda_item(
+    db: Database,
+    actor: Actor,
+    *,
+    starts_at: dt.datetime,
+    time_known: bool,
+    title: str,
+    place: str,
+) -> int:
+    """Add an item (English text as typed) and raise a 'new' agenda alert."""
+    stamp = to_db_time(actor.now)
+    async with audited(db, actor) as tx:
+        item_id = await tx.execute(
+            "INSERT INTO agenda_items (visit_id, starts_at, time_known, title, place, origin,"
+            " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'admin', ?, ?, ?)",
+            (
+                actor.visit_id,
+                to_db_time(starts_at),
+                int(time_known),
+                json.dumps({"en": title}, ensure_ascii=False),
+                json.dumps({"en": place} if place else {}, ensure_ascii=False),
+                actor.user_id,
+                stamp,
+                stamp,
+            ),
+        )
+        row = await tx.fetchone("SELECT * FROM agenda_items WHERE id = ?", (item_id,))
+        await _changed(tx, item_id, "new", before=None, after=row)
+        return item_id
+
+
+async def edit_agenda_item(
+    db: Database,
+    actor: Actor,
+    item_id: int,
+    *,
+    starts_at: dt.datetime | None = None,
+    time_known: bool | None = None,
+    title: str | None = None,
+    place: str | None = None,
+) -> dict[str, Any] | None:
+    """Change an item's time, title or place (English) and raise a 'changed' agenda alert."""
+    async with audited(db, actor) as tx:
+        row = await tx.fetchone(
+            "SELECT * FROM agenda_items WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
+            (item_id, actor.visit_id),
+        )
+        if row is None:
+            return None
+        titles = json.loads(row["title"])
+        places = json.loads(row["place"])
+        if title is not None:
+            titles = {"en": title}  # other languages would now be stale
+        if place is not None:
+            places = {"en": place} if place else {}
+        stamp = to_db_time(actor.now)
+        await tx.execute(
+            "UPDATE agenda_items SET starts_at = ?, time_known = ?, title = ?, place = ?,"
+            " updated_at = ?, curated_at = ? WHERE id = ?",
+            (
+                to_db_time(starts_at) if starts_at else row["starts_at"],
+                int(time_known) if time_known is not None else row["time_known"],
+                json.dumps(titles, ensure_ascii=False),
+                json.dumps(places, ensure_ascii=False),
+                stamp,
+                stamp,
+                item_id,
+            ),
+        )
+        after = await tx.fetchone("SELECT * FROM agenda_items WHERE id = ?", (item_id,))
+        assert after is not None
+        await _changed(tx, item_id, "changed", before=row, after=after)
+        return snapshot(after)
+
+
+async def delete_agenda_item(db: Database, actor: Actor, item_id: int) -> dict[str, Any] | None:
+    """Withdraw an item (kept, marked deleted, so the bundled sync does not bring it back)."""
+    async with audited(db, actor) as tx:
+        row = await tx.fetchone(
+            "SELECT * FROM agenda_items WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
+            (item_id, actor.visit_id),
+        )
+        if row is None:
+            return None
+        stamp = to_db_time(actor.now)
+        await tx.execute(
+            "UPDATE agenda_items SET deleted_at = ?, updated_at = ? WHERE id = ?",
+            (stamp, stamp, item_id),
+        )
+        await _changed(tx, item_id, "deleted", before=row, after=None)
+        return snapshot(row)

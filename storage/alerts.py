@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from storage.audit import Actor, audited
 from storage.db import Database, Tx, to_db_time
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,27 @@ async def reschedule_chat(
     )
     wake_delivery()
     return len(rows)
+
+
+async def queue_broadcast(db: Database, actor: Actor, text: str) -> tuple[int | None, int]:
+    """Queue an admin message to every subscriber; (alert id, number of deliveries)."""
+    async with audited(db, actor) as tx:
+        alert_id = await create_alert(
+            tx,
+            visit_id=actor.visit_id,
+            kind="broadcast",
+            payload={"text": text},
+            created_by=actor.user_id,
+            now=actor.now,
+        )
+        count = 0
+        if alert_id is not None:
+            row = await tx.fetchone(
+                "SELECT COUNT(*) AS n FROM deliveries WHERE alert_id = ?", (alert_id,)
+            )
+            count = int(row["n"]) if row else 0
+        await tx.log("broadcast", f"alert:{alert_id}", after={"text": text, "deliveries": count})
+        return alert_id, count
 
 
 # --- the worker's side --------------------------------------------------------------------

@@ -1,13 +1,19 @@
-"""Reading facts: topics, a topic's facts, and folded full-text search."""
+"""Facts: topics, a topic's facts, folded full-text search, and the facts admins add.
+
+Bundled facts come from the visit file (`storage.visitdata`); admin facts are written through
+the audited writes at the end of this module.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from storage.db import Database
-from storage.textfold import words
+from storage.audit import Actor, audited, snapshot
+from storage.db import Database, Tx, to_db_time
+from storage.textfold import fold, words
 
 MAX_QUERY_WORDS = 8
 
@@ -63,18 +69,19 @@ def _pick_language(rows: list[sqlite3.Row], lang: str) -> list[FactView]:
             best[key] = row
         elif rank.get(row["lang"], 2) < rank.get(best[key]["lang"], 2):
             best[key] = row
-    return [
-        FactView(
-            id=best[k]["id"],
-            key=k,
-            topic=best[k]["topic"],
-            lang=best[k]["lang"],
-            text=best[k]["text"],
-            source_title=best[k]["source_title"],
-            source_url=best[k]["source_url"],
-        )
-        for k in order
-    ]
+    return [_view(best[k]) for k in order]
+
+
+def _view(row: sqlite3.Row) -> FactView:
+    return FactView(
+        id=row["id"],
+        key=row["key"],
+        topic=row["topic"],
+        lang=row["lang"],
+        text=row["text"],
+        source_title=row["source_title"],
+        source_url=row["source_url"],
+    )
 
 
 async def facts_for_topic(db: Database, visit_id: int, topic: str, lang: str) -> list[FactView]:
@@ -118,3 +125,99 @@ async def search_facts(
     )
     by_key = {view.key: view for view in _pick_language(rows, lang)}
     return [by_key[k] for k in keys if k in by_key]
+
+
+async def upsert_fact(
+    tx: Tx,
+    visit_id: int,
+    *,
+    key: str,
+    lang: str,
+    topic: str,
+    position: int,
+    text: str,
+    source_title: str,
+    source_url: str | None,
+    origin: str,
+    now: str,
+) -> int:
+    """Insert or update one fact row and keep its full-text entry in step."""
+    found = await tx.fetchone(
+        "SELECT id FROM facts WHERE visit_id = ? AND key = ? AND lang = ?", (visit_id, key, lang)
+    )
+    if found is None:
+        fact_id = await tx.execute(
+            "INSERT INTO facts (visit_id, key, lang, topic, position, text, source_title,"
+            " source_url, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (visit_id, key, lang, topic, position, text, source_title, source_url, origin, now),
+        )
+    else:
+        fact_id = int(found["id"])
+        await tx.execute(
+            "UPDATE facts SET topic = ?, position = ?, text = ?, source_title = ?,"
+            " source_url = ? WHERE id = ?",
+            (topic, position, text, source_title, source_url, fact_id),
+        )
+        await tx.execute("DELETE FROM facts_fts WHERE rowid = ?", (fact_id,))
+    await tx.execute(
+        "INSERT INTO facts_fts (rowid, body) VALUES (?, ?)",
+        (fact_id, fold(f"{text} {source_title}")),
+    )
+    return fact_id
+
+
+async def add_fact(
+    db: Database,
+    actor: Actor,
+    *,
+    topic: str,
+    text: str,
+    source_title: str,
+    source_url: str | None,
+) -> int:
+    """Add an admin fact (stored under 'en': readers of every language fall back to it)."""
+    async with audited(db, actor) as tx:
+        count = await tx.fetchone("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM facts")
+        key = f"admin-{int(count['n']) if count else 1}-{int(actor.now.timestamp())}"
+        fact_id = await upsert_fact(
+            tx,
+            actor.visit_id,
+            key=key,
+            lang="en",
+            topic=topic,
+            position=100_000,
+            text=text,
+            source_title=source_title,
+            source_url=source_url,
+            origin="admin",
+            now=to_db_time(actor.now),
+        )
+        after = {"topic": topic, "text": text, "source_title": source_title, "url": source_url}
+        await tx.log("fact.add", f"fact:{fact_id}", after=after)
+        return fact_id
+
+
+async def admin_facts(db: Database, visit_id: int) -> list[FactView]:
+    rows = await db.fetchall(
+        "SELECT * FROM facts WHERE visit_id = ? AND origin = 'admin' ORDER BY id", (visit_id,)
+    )
+    return [_view(r) for r in rows]
+
+
+async def delete_fact(
+    db: Database, actor: Actor, fact_id: int
+) -> dict[str, Any] | Literal["bundled"] | None:
+    """Delete an admin fact; 'bundled' for facts that belong to the visit file, None if unknown."""
+    async with audited(db, actor) as tx:
+        row = await tx.fetchone(
+            "SELECT * FROM facts WHERE id = ? AND visit_id = ?", (fact_id, actor.visit_id)
+        )
+        if row is None:
+            return None
+        if row["origin"] != "admin":
+            return "bundled"
+        await tx.execute("DELETE FROM facts_fts WHERE rowid = ?", (fact_id,))
+        await tx.execute("DELETE FROM facts WHERE id = ?", (fact_id,))
+        before = snapshot(row)
+        await tx.log("fact.delete", f"fact:{fact_id}", before=before)
+        return before

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from storage.db import Database, Tx, to_db_time, utcnow
-from storage.textfold import fold
+from storage.facts import upsert_fact
 from storage.visit import LANGUAGES, Localized, Visit
 
 
@@ -94,45 +94,6 @@ async def _sync_facts(tx: Tx, visit_id: int, visit: Visit, now: str) -> None:
                 origin="bundled",
                 now=now,
             )
-
-
-async def upsert_fact(
-    tx: Tx,
-    visit_id: int,
-    *,
-    key: str,
-    lang: str,
-    topic: str,
-    position: int,
-    text: str,
-    source_title: str,
-    source_url: str | None,
-    origin: str,
-    now: str,
-) -> int:
-    """Insert or update one fact row and keep its full-text entry in step."""
-    found = await tx.fetchone(
-        "SELECT id FROM facts WHERE visit_id = ? AND key = ? AND lang = ?", (visit_id, key, lang)
-    )
-    if found is None:
-        fact_id = await tx.execute(
-            "INSERT INTO facts (visit_id, key, lang, topic, position, text, source_title,"
-            " source_url, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (visit_id, key, lang, topic, position, text, source_title, source_url, origin, now),
-        )
-    else:
-        fact_id = int(found["id"])
-        await tx.execute(
-            "UPDATE facts SET topic = ?, position = ?, text = ?, source_title = ?,"
-            " source_url = ? WHERE id = ?",
-            (topic, position, text, source_title, source_url, fact_id),
-        )
-        await tx.execute("DELETE FROM facts_fts WHERE rowid = ?", (fact_id,))
-    await tx.execute(
-        "INSERT INTO facts_fts (rowid, body) VALUES (?, ?)",
-        (fact_id, fold(f"{text} {source_title}")),
-    )
-    return fact_id
 
 
 async def _sync_agenda(tx: Tx, visit_id: int, visit: Visit, now: str) -> None:

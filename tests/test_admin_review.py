@@ -8,6 +8,9 @@ from typing import Literal
 
 from bot.handlers.review import notify_admins_of_story
 from bot.standin import SentMessage
+from storage.agreements import Saved
+from storage.audit import Actor
+from storage.review import decide_story
 from tests.conftest import ADMIN_ID, BotHarness, buttons
 from tests.test_admin_e2e import (
     SECOND_ADMIN,
@@ -167,8 +170,6 @@ async def test_story_that_is_not_pending_is_not_sent(bot: BotHarness) -> None:
 
 async def test_concurrent_decisions_in_storage_create_one_entry(bot: BotHarness) -> None:
     """Below PTB's update queue too: simultaneous transactions still create one entry."""
-    from storage.curation import Saved, decide_story
-
     story_id = await make_story(bot)
     svc = bot.services
     decisions: list[tuple[int, Literal["confirmed", "dismissed"]]] = [
@@ -178,10 +179,8 @@ async def test_concurrent_decisions_in_storage_create_one_entry(bot: BotHarness)
     ]
     results = await asyncio.gather(
         *(
-            decide_story(
-                svc.db, svc.visit, svc.visit_id, story_id, decision, actor_id=actor, now=svc.now()
-            )
-            for actor, decision in decisions
+            decide_story(svc.db, Actor(user, svc.visit_id, svc.now()), svc.visit, story_id, choice)
+            for user, choice in decisions
         )
     )
     assert sum(isinstance(r, Saved) for r in results) == 1

@@ -10,7 +10,8 @@ from bot.handlers.visitinfo import page_bounds
 from bot.render import MESSAGE_LIMIT, utf16_len
 from bot.standin import SentMessage
 from bot.validation import PARTIES_MAX, TITLE_MAX
-from storage.curation import AgreementFields, save_agreement
+from storage.agreements import AgreementFields, save_agreement
+from storage.audit import Actor
 from tests.conftest import ADMIN_ID, USER_ID, BotHarness, buttons
 
 COUNT = 20
@@ -36,7 +37,7 @@ async def add_long_entries(bot: BotHarness) -> None:
             source_title="example.com",
             source_url="https://example.com/news?" + "&x=1" * 60,
         )
-        await save_agreement(svc.db, svc.visit_id, fields, actor_id=ADMIN_ID, now=svc.now())
+        await save_agreement(svc.db, Actor(ADMIN_ID, svc.visit_id, svc.now()), fields)
 
 
 def check_one_message(message: SentMessage) -> None:

@@ -15,8 +15,10 @@ import pytest
 from jobs.detection import detector_for
 from jobs.feeds import make_client
 from jobs.polling import FEED_JOB_NAME, Poller, tick_seconds
-from storage import news
+from storage import feeds, news
+from storage.audit import Actor
 from storage.db import Database, to_db_time
+from storage.feeds import remove_feed
 from storage.visit import load_visit
 from storage.visitdata import sync_visit
 from tests.feedserver import FeedServer, Reply
@@ -105,7 +107,7 @@ async def setup(tmp_path: Path, server: FeedServer) -> AsyncIterator[Setup]:
     paused: list[str] = []
     announced: list[int] = []
 
-    async def on_paused(feed: news.FeedState, reason: str) -> None:
+    async def on_paused(feed: feeds.Feed, reason: str) -> None:
         paused.append(f"{feed.url}: {reason}")
 
     async def on_story(story_id: int) -> None:
@@ -174,7 +176,7 @@ async def test_reports_in_other_languages_merge_into_one_story(setup: Setup) -> 
     assert report.merged == 1
     stories = await setup.db.fetchall("SELECT id, title FROM stories ORDER BY id")
     assert len(stories) == 2  # the nuclear MoU (EN + KO) and the road MoU
-    sources = await news.story_sources(setup.db, int(stories[0]["id"]))
+    sources = (await news.story_sources(setup.db, [int(stories[0]["id"])]))[int(stories[0]["id"])]
     assert len(sources) == 2
     assert await count(setup.db, "SELECT COUNT(*) FROM alerts") == 2  # one per story
 
@@ -191,19 +193,19 @@ async def test_conditional_get_and_unchanged_body(setup: Setup) -> None:
     assert sorted(report.outcomes.values()) == ["not_modified", "unchanged"]
     second = setup.server.requests_to("/etag")[-1]
     assert second.headers.get("if-none-match") == '"v1"'
-    feeds = await news.all_feeds(setup.db, setup.visit_id)
-    assert all(f.consecutive_failures == 0 and f.last_success_at == setup.clock[0] for f in feeds)
+    found = await feeds.list_feeds(setup.db, setup.visit_id)
+    assert all(f.consecutive_failures == 0 and f.last_success_at == setup.clock[0] for f in found)
 
 
 async def test_next_poll_uses_the_interval_with_jitter(setup: Setup) -> None:
     setup.server.route("/a", Reply(body=rss()))
     await setup.add_feed("/a")
     await setup.poller.poll_due()
-    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    [feed] = await feeds.list_feeds(setup.db, setup.visit_id)
     assert feed.next_poll_at is not None
     wait = (feed.next_poll_at - setup.clock[0]).total_seconds()
     assert 270 <= wait <= 330
-    assert await news.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
+    assert await feeds.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
 
 
 async def test_backoff_grows_then_resets_and_feed_pauses_after_two_days(setup: Setup) -> None:
@@ -213,7 +215,7 @@ async def test_backoff_grows_then_resets_and_feed_pauses_after_two_days(setup: S
     for _ in range(4):
         await setup.make_due()
         await setup.poller.poll_due()
-        [feed] = await news.all_feeds(setup.db, setup.visit_id)
+        [feed] = await feeds.list_feeds(setup.db, setup.visit_id)
         assert feed.next_poll_at is not None
         waits.append((feed.next_poll_at - setup.clock[0]).total_seconds())
         setup.advance(minutes=1)
@@ -224,7 +226,7 @@ async def test_backoff_grows_then_resets_and_feed_pauses_after_two_days(setup: S
     setup.server.route("/flaky", Reply(body=rss()))
     await setup.make_due()
     await setup.poller.poll_due()
-    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    [feed] = await feeds.list_feeds(setup.db, setup.visit_id)
     assert feed.consecutive_failures == 0 and feed.first_failure_at is None
 
     setup.server.route("/flaky", Reply(status=503, body=b"down"))
@@ -234,18 +236,18 @@ async def test_backoff_grows_then_resets_and_feed_pauses_after_two_days(setup: S
     await setup.make_due()
     report = await setup.poller.poll_due()
     assert report.paused == [feed.id]
-    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    [feed] = await feeds.list_feeds(setup.db, setup.visit_id)
     assert feed.paused and "503" in (feed.paused_reason or "")
     assert len(setup.paused) == 1 and "503" in setup.paused[0]
     setup.advance(days=1)
-    assert await news.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
+    assert await feeds.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
 
 
 async def test_retry_after_is_respected(setup: Setup) -> None:
     setup.server.route("/busy", Reply(status=429, headers={"Retry-After": "7200"}, body=b""))
     await setup.add_feed("/busy")
     await setup.poller.poll_due()
-    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    [feed] = await feeds.list_feeds(setup.db, setup.visit_id)
     assert feed.next_poll_at is not None
     assert (feed.next_poll_at - setup.clock[0]).total_seconds() >= 7200
 
@@ -262,7 +264,7 @@ async def test_hostile_responses_are_failures_with_reasons(setup: Setup) -> None
     assert list(report.outcomes.values()) == ["failed", "failed"]
     reasons = {
         f.url.rsplit("/", 1)[1]: f.last_error
-        for f in await news.all_feeds(setup.db, setup.visit_id)
+        for f in await feeds.list_feeds(setup.db, setup.visit_id)
     }
     assert "HTML page" in (reasons["html"] or "")
     assert "malformed" in (reasons["broken"] or "") or "not a feed" in (reasons["broken"] or "")
@@ -351,23 +353,21 @@ async def test_the_job_polls_in_the_running_bot_and_tells_admins_of_a_pause(
 async def test_configured_feeds_follow_the_configuration_but_removals_stick(setup: Setup) -> None:
     a, b = setup.server.url("/a"), setup.server.url("/b")
     now = setup.clock[0]
-    await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)
-    await news.ensure_feeds(setup.db, setup.visit_id, (a,), "env", now)  # b left FEED_URLS
-    assert [f.url for f in await news.due_feeds(setup.db, setup.visit_id, now)] == [a]
+    await feeds.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)
+    await feeds.ensure_feeds(setup.db, setup.visit_id, (a,), "env", now)  # b left FEED_URLS
+    assert [f.url for f in await feeds.due_feeds(setup.db, setup.visit_id, now)] == [a]
     await setup.db.execute(
         "UPDATE feeds SET etag = 'v1', first_polled_at = ? WHERE url = ?", (to_db_time(now), b)
     )
-    await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # b is back
-    assert len(await news.due_feeds(setup.db, setup.visit_id, now)) == 2
-    back = next(f for f in await news.all_feeds(setup.db, setup.visit_id) if f.url == b)
+    await feeds.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # b is back
+    assert len(await feeds.due_feeds(setup.db, setup.visit_id, now)) == 2
+    back = next(f for f in await feeds.list_feeds(setup.db, setup.visit_id) if f.url == b)
     assert back.etag is None and back.first_polled_at is None  # a real, silent first poll
 
-    from storage.curation import delete_feed
-
-    feed_a = (await news.all_feeds(setup.db, setup.visit_id))[0]
-    assert await delete_feed(setup.db, setup.visit_id, feed_a.id, actor_id=1, now=now)
-    await news.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # a restart
-    assert [f.url for f in await news.all_feeds(setup.db, setup.visit_id)] == [b]
+    feed_a = (await feeds.list_feeds(setup.db, setup.visit_id))[0]
+    assert await remove_feed(setup.db, Actor(1, setup.visit_id, now), feed_a.id)
+    await feeds.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # a restart
+    assert [f.url for f in await feeds.list_feeds(setup.db, setup.visit_id)] == [b]
 
 
 async def test_admin_feeds_stay_public_when_the_deployment_says_so(setup: Setup) -> None:
@@ -376,6 +376,6 @@ async def test_admin_feeds_stay_public_when_the_deployment_says_so(setup: Setup)
     setup.poller.admin_feeds_public_only = True
     report = await setup.poller.poll_due()
     assert list(report.outcomes.values()) == ["failed"]
-    [feed] = await news.all_feeds(setup.db, setup.visit_id)
+    [feed] = await feeds.list_feeds(setup.db, setup.visit_id)
     assert "not a public address" in (feed.last_error or "")
     assert setup.server.requests_to("/internal") == []

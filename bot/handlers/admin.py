@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
-    actor_id,
+    acting,
     admin_only,
     args_text,
     context_lang,
@@ -24,7 +24,8 @@ from bot.i18n import Html, t
 from bot.menus import publish_admin_menu
 from bot.render import format_time, truncate
 from bot.validation import ValidationError, parse_id
-from storage.admin import add_admin, latest_audit, list_admins, remove_admin
+from storage.admins import add_admin, list_admins, remove_admin
+from storage.audit import latest_audit
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if svc.is_owner(user_id):
         await reply(update, context, t(lang, "admin.already_owner", user_id=user_id))
         return
-    added = await add_admin(svc.db, svc.visit_id, user_id, actor_id=actor_id(update), now=svc.now())
+    added = await add_admin(svc.db, acting(update, svc), user_id)
     if not added:
         await reply(update, context, t(lang, "admin.already_admin", user_id=user_id))
         return
@@ -87,9 +88,7 @@ async def deladmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if svc.is_owner(user_id):
         await reply(update, context, t(lang, "admin.cannot_remove_owner", user_id=user_id))
         return
-    removed = await remove_admin(
-        svc.db, svc.visit_id, user_id, actor_id=actor_id(update), now=svc.now()
-    )
+    removed = await remove_admin(svc.db, acting(update, svc), user_id)
     if not removed:
         await reply(update, context, t(lang, "admin.not_admin", user_id=user_id))
         return

@@ -1,7 +1,7 @@
 """/addagenda, /editagenda and /delagenda: admins keep the programme current.
 
 Times are typed in the visit's time zone (that is how programmes are published) and stored in
-UTC. Each change raises an agenda alert in the same transaction (see `storage.curation`).
+UTC. Each change raises an agenda alert in the same transaction (see `storage.agenda`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
-    actor_id,
+    acting,
     admin_only,
     args_text,
     context_lang,
@@ -33,7 +33,7 @@ from bot.validation import (
     parse_local_time,
     parse_title,
 )
-from storage.curation import add_agenda_item, delete_agenda_item, edit_agenda_item
+from storage.agenda import add_agenda_item, delete_agenda_item, edit_agenda_item
 from storage.db import from_db_time
 
 
@@ -58,13 +58,11 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     item_id = await add_agenda_item(
         svc.db,
-        svc.visit_id,
+        acting(update, svc),
         starts_at=draft.starts_at,
         time_known=draft.time_known,
         title=draft.title,
         place=draft.place,
-        actor_id=actor_id(update),
-        now=svc.now(),
     )
     wake_delivery()
     await reply(
@@ -96,30 +94,24 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             starts_at, known = parse_local_time(value, svc.visit.timezone)
             changed = await edit_agenda_item(
                 svc.db,
-                svc.visit_id,
+                acting(update, svc),
                 item_id,
                 starts_at=starts_at,
                 time_known=known,
-                actor_id=actor_id(update),
-                now=svc.now(),
             )
         elif name == "title":
             changed = await edit_agenda_item(
                 svc.db,
-                svc.visit_id,
+                acting(update, svc),
                 item_id,
                 title=parse_title(value),
-                actor_id=actor_id(update),
-                now=svc.now(),
             )
         else:
             changed = await edit_agenda_item(
                 svc.db,
-                svc.visit_id,
+                acting(update, svc),
                 item_id,
                 place=check_length("place", value, PLACE_MAX),
-                actor_id=actor_id(update),
-                now=svc.now(),
             )
     except ValidationError as error:
         await show_error(update, context, error)
@@ -141,9 +133,7 @@ async def delagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     item_id = await id_argument(update, context, "agenda_admin.del_usage")
     if item_id is None:
         return
-    before = await delete_agenda_item(
-        svc.db, svc.visit_id, item_id, actor_id=actor_id(update), now=svc.now()
-    )
+    before = await delete_agenda_item(svc.db, acting(update, svc), item_id)
     if before is None:
         await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
         return

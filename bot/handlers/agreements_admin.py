@@ -25,7 +25,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.alert_render import field_name
 from bot.handlers.common import (
-    actor_id,
+    acting,
     admin_only,
     args_text,
     context_lang,
@@ -52,16 +52,16 @@ from bot.validation import (
     similar_titles,
     similarity,
 )
-from storage.agreements import list_agreements
-from storage.curation import (
+from storage.agreements import (
     AgreementFields,
     delete_agreement,
     edit_agreement,
-    open_agreement_stories,
+    list_agreements,
     save_agreement,
     send_correction,
     source_label,
 )
+from storage.review import open_agreement_stories
 
 DRAFTS = "agreement_drafts"
 GUIDED = "agreement_guided"
@@ -120,9 +120,7 @@ async def save_draft(
         source_title=source_label(draft.source_url),
         source_url=draft.source_url,
     )
-    saved = await save_agreement(
-        svc.db, svc.visit_id, fields, actor_id=actor_id(update), now=svc.now(), story_id=story_id
-    )
+    saved = await save_agreement(svc.db, acting(update, svc), fields, story_id=story_id)
     wake_delivery()
     lines = [t(lang, "agreement_admin.saved", id=saved.agreement_id)]
     if saved.story_id is not None:
@@ -424,16 +422,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action != "corr":
         await reply(update, context, t(lang, "agreement_admin.no_correction"))
         return
-    alert_id = await send_correction(
-        svc.db,
-        svc.visit_id,
-        agreement_id,
-        field,
-        old,
-        new,
-        actor_id=query.from_user.id,
-        now=svc.now(),
-    )
+    alert_id = await send_correction(svc.db, acting(update, svc), agreement_id, field, old, new)
     wake_delivery()
     key = "agreement_admin.correction_sent" if alert_id else "agreement_admin.not_found"
     await reply(update, context, t(lang, key, id=agreement_id))
@@ -452,13 +441,7 @@ async def editagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await show_error(update, context, error)
         return
     result = await edit_agreement(
-        svc.db,
-        svc.visit_id,
-        edit.agreement_id,
-        edit.field,
-        edit.value,
-        actor_id=actor_id(update),
-        now=svc.now(),
+        svc.db, acting(update, svc), edit.agreement_id, edit.field, edit.value
     )
     if result is None:
         await reply(update, context, t(lang, "agreement_admin.not_found", id=edit.agreement_id))
@@ -505,9 +488,7 @@ async def delagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     agreement_id = await id_argument(update, context, "agreement_admin.del_usage")
     if agreement_id is None:
         return
-    before = await delete_agreement(
-        svc.db, svc.visit_id, agreement_id, actor_id=actor_id(update), now=svc.now()
-    )
+    before = await delete_agreement(svc.db, acting(update, svc), agreement_id)
     if before is None:
         await reply(update, context, t(lang, "agreement_admin.not_found", id=agreement_id))
         return

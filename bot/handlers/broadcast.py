@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
-    actor_id,
+    acting,
     admin_only,
     args_text,
     context_lang,
@@ -20,7 +20,7 @@ from bot.handlers.common import (
 )
 from bot.i18n import t
 from bot.validation import ValidationError, parse_broadcast
-from storage.curation import broadcast as queue_broadcast
+from storage.alerts import queue_broadcast
 
 
 @admin_only
@@ -32,8 +32,6 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValidationError as error:
         await show_error(update, context, error)
         return
-    _alert_id, count = await queue_broadcast(
-        svc.db, svc.visit_id, text, actor_id=actor_id(update), now=svc.now()
-    )
+    _alert_id, count = await queue_broadcast(svc.db, acting(update, svc), text)
     wake_delivery()
     await reply(update, context, t(lang, "broadcast.queued", count=count))

@@ -15,6 +15,7 @@ from bot.render import split_message
 from bot.services import Services, services
 from bot.validation import ValidationError, parse_id
 from storage import alerts
+from storage.audit import Actor
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -117,6 +118,11 @@ async def id_argument(
     except ValidationError as error:
         await show_error(update, context, error)
         return None
+
+
+def acting(update: Update, svc: Services) -> Actor:
+    """The admin behind `update`, acting on the current visit now: what storage audits."""
+    return Actor(actor_id(update), svc.visit_id, svc.now())
 
 
 async def context_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Services, str]:

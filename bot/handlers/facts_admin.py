@@ -9,12 +9,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import actor_id, admin_only, args_text, context_lang, reply, show_error
+from bot.handlers.common import acting, admin_only, args_text, context_lang, reply, show_error
 from bot.i18n import Html, t
 from bot.render import truncate
 from bot.validation import ValidationError, parse_fact_line, parse_id
-from storage.curation import add_fact, admin_facts, delete_fact
-from storage.facts import topics
+from storage.facts import add_fact, admin_facts, delete_fact, topics
 
 
 @admin_only
@@ -33,13 +32,11 @@ async def addfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     fact_id = await add_fact(
         svc.db,
-        svc.visit_id,
+        acting(update, svc),
         topic=draft.topic,
         text=draft.text,
         source_title=draft.source_title,
         source_url=draft.source_url,
-        actor_id=actor_id(update),
-        now=svc.now(),
     )
     await reply(
         update,
@@ -63,9 +60,9 @@ async def delfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             t(
                 lang,
                 "facts_admin.list_item",
-                id=r["id"],
-                topic=r["topic"],
-                text=truncate(r["text"], 120),
+                id=r.id,
+                topic=r.topic,
+                text=truncate(r.text, 120),
             )
             for r in rows
         ]
@@ -76,9 +73,7 @@ async def delfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValidationError as error:
         await show_error(update, context, error)
         return
-    result = await delete_fact(
-        svc.db, svc.visit_id, fact_id, actor_id=actor_id(update), now=svc.now()
-    )
+    result = await delete_fact(svc.db, acting(update, svc), fact_id)
     if result is None:
         await reply(update, context, t(lang, "facts_admin.not_found", id=fact_id))
     elif result == "bundled":

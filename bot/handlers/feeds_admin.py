@@ -10,6 +10,7 @@ the server probe its own network.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import secrets
 from typing import Any
@@ -19,7 +20,7 @@ import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import actor_id, admin_only, args_text, context_lang, reply, show_error
+from bot.handlers.common import acting, admin_only, args_text, context_lang, reply, show_error
 from bot.i18n import Html, t
 from bot.render import format_time, link, truncate
 from bot.services import Services
@@ -27,8 +28,7 @@ from bot.validation import ValidationError, parse_url
 from jobs.detection import detector_for
 from jobs.feeds import FeedError, fetch_feed, make_client, resolves_publicly
 from jobs.pipeline import classify
-from storage.curation import FeedRow, add_feed, delete_feed, find_feed, list_feeds, set_feed_paused
-from storage.db import from_db_time
+from storage.feeds import Feed, add_feed, find_feed, list_feeds, remove_feed, set_feed_paused
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,11 @@ PENDING = "feed_pending"
 PREVIEW_ENTRIES = 5
 
 
-def _when(svc: Services, lang: str, value: str | None) -> str:
-    return format_time(from_db_time(value), svc.visit.timezone, lang) if value else "—"
+def _when(svc: Services, lang: str, value: dt.datetime | None) -> str:
+    return format_time(value, svc.visit.timezone, lang) if value else "—"
 
 
-def feed_lines(svc: Services, lang: str, feed: FeedRow) -> list[Html]:
+def feed_lines(svc: Services, lang: str, feed: Feed) -> list[Html]:
     """One feed's health: last success, last error, failures, next poll, paused."""
     state = (
         t(lang, "feeds.paused", reason=feed.paused_reason or "—")
@@ -181,9 +181,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(lang, "feeds.not_added"))
         return
     url, title = pending
-    feed_id = await add_feed(
-        svc.db, svc.visit_id, url, title, actor_id=query.from_user.id, now=svc.now()
-    )
+    feed_id = await add_feed(svc.db, acting(update, svc), url, title)
     if feed_id is None:
         await reply(update, context, t(lang, "feeds.exists", url=url))
         return
@@ -192,7 +190,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _target(
     update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str
-) -> tuple[Services, str, FeedRow] | None:
+) -> tuple[Services, str, Feed] | None:
     svc, lang = await context_lang(update, context)
     ref = args_text(update)
     if not ref:
@@ -212,7 +210,7 @@ async def delfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         return
     svc, lang, feed = found
-    await delete_feed(svc.db, svc.visit_id, feed.id, actor_id=actor_id(update), now=svc.now())
+    await remove_feed(svc.db, acting(update, svc), feed.id)
     await reply(update, context, t(lang, "feeds.deleted", id=feed.id, url=feed.url))
 
 
@@ -222,9 +220,7 @@ async def pausefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         return
     svc, lang, feed = found
-    await set_feed_paused(
-        svc.db, svc.visit_id, feed.id, True, actor_id=actor_id(update), now=svc.now()
-    )
+    await set_feed_paused(svc.db, acting(update, svc), feed.id, True)
     await reply(update, context, t(lang, "feeds.paused_done", id=feed.id, url=feed.url))
 
 
@@ -235,7 +231,5 @@ async def resumefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if found is None:
         return
     svc, lang, feed = found
-    await set_feed_paused(
-        svc.db, svc.visit_id, feed.id, False, actor_id=actor_id(update), now=svc.now()
-    )
+    await set_feed_paused(svc.db, acting(update, svc), feed.id, False)
     await reply(update, context, t(lang, "feeds.resumed", id=feed.id, url=feed.url))

@@ -1,7 +1,7 @@
 """The review queue: stories the feeds classify as signed agreements, for admins to decide.
 
 The polling job calls `notify_admins_of_story` for each new pending story; every admin gets a card
-with Confirm, Dismiss and Edit. Decisions are race-safe in `storage.curation.decide_story`: when
+with Confirm, Dismiss and Edit. Decisions are race-safe in `storage.review.decide_story`: when
 two admins press Confirm together, one entry is created and the other admin is told it was
 already decided. `/review` shows the cards of everything still pending.
 """
@@ -15,18 +15,18 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import admin_only, context_lang, reply, wake_delivery
+from bot.handlers.common import acting, admin_only, context_lang, reply, wake_delivery
 from bot.i18n import Html, t
 from bot.notify import notify_admins
 from bot.render import link
 from bot.services import Services
-from storage.curation import (
+from storage.agreements import Saved
+from storage.review import (
     Decision,
-    Saved,
-    StoryView,
+    ReviewStory,
     decide_story,
     pending_story_ids,
-    story,
+    review_story,
     story_fields,
 )
 
@@ -36,7 +36,7 @@ BUTTON_PATTERN = r"^rv:[cde]:\d+$"
 REVIEW_LIMIT = 10
 
 
-def story_card(lang: str, svc: Services, view: StoryView) -> Html:
+def story_card(lang: str, svc: Services, view: ReviewStory) -> Html:
     """Title, sectors, parties, day and sources of one story, every value escaped."""
     sectors = [s.name.get(lang) for k in view.sectors if (s := svc.visit.sector(k))]
     names = {a.key: a.name.get(lang) for a in (*svc.visit.anchors, *svc.visit.leaders)}
@@ -73,7 +73,7 @@ async def notify_admins_of_story(bot: telegram.Bot, svc: Services, story_id: int
     Called by the polling job after it stored the story. An admin who never started the bot
     cannot be written to; that must not stop the others from being told.
     """
-    view = await story(svc.db, svc.visit_id, story_id)
+    view = await review_story(svc.db, svc.visit_id, story_id)
     if view is None or view.review != "pending":
         return
     await notify_admins(
@@ -95,7 +95,7 @@ async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     await reply(update, context, t(lang, "review.title", count=len(ids), shown=min(len(ids), 10)))
     for story_id in ids[:REVIEW_LIMIT]:
-        view = await story(svc.db, svc.visit_id, story_id)
+        view = await review_story(svc.db, svc.visit_id, story_id)
         if view is not None:
             await reply(
                 update,
@@ -121,9 +121,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _edit(update, context, story_id)
         return
     decision: Decision = "confirmed" if action == "c" else "dismissed"
-    result = await decide_story(
-        svc.db, svc.visit, svc.visit_id, story_id, decision, actor_id=admin, now=svc.now()
-    )
+    result = await decide_story(svc.db, acting(update, svc), svc.visit, story_id, decision)
     if isinstance(result, Saved):
         wake_delivery()
         await _clear_buttons(query)
@@ -135,7 +133,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(lang, "review.dismissed", id=story_id))
     else:
         await _clear_buttons(query)
-        view = await story(svc.db, svc.visit_id, story_id)
+        view = await review_story(svc.db, svc.visit_id, story_id)
         if view is None:
             await reply(update, context, t(lang, "review.gone", id=story_id))
             return
@@ -162,7 +160,7 @@ async def _clear_buttons(query: telegram.CallbackQuery) -> None:
 async def _edit(update: Update, context: ContextTypes.DEFAULT_TYPE, story_id: int) -> None:
     """A ready-to-send /addagreement with the story's details; saving it links the story."""
     svc, lang = await context_lang(update, context)
-    view = await story(svc.db, svc.visit_id, story_id)
+    view = await review_story(svc.db, svc.visit_id, story_id)
     if view is None or view.review != "pending":
         await reply(update, context, t(lang, "review.gone", id=story_id))
         return

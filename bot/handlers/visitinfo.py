@@ -23,8 +23,9 @@ from bot.render import (
 )
 from bot.services import Services, services
 from storage.agenda import AgendaItem, agenda_items, chat_timezone
-from storage.agreements import Agreement, list_agreements, story_ids, story_sources
+from storage.agreements import Agreement, list_agreements, story_ids
 from storage.alerts import zone
+from storage.news import story_sources
 
 
 def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> dict[int, str]:
@@ -125,7 +126,7 @@ async def _agreement_items(
 ) -> list[Html]:
     """Every entry rendered as it appears in the list (with its ID for admins)."""
     linked = await story_ids(svc.db, [e.id for e in entries])
-    extra = await story_sources(svc.db, list(linked.values()))
+    extra = await story_sources(svc.db, list(linked.values()), limit=3)
     items: list[Html] = []
     for entry in entries:
         sector = svc.visit.sector(entry.sector)

@@ -6,13 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from storage.curation import (
-    AgreementFields,
-    delete_agreement,
-    edit_agenda_item,
-    edit_agreement,
-    save_agreement,
-)
+from storage.agenda import edit_agenda_item
+from storage.agreements import AgreementFields, delete_agreement, edit_agreement, save_agreement
+from storage.audit import Actor
 from storage.db import Database
 from storage.visit import load_visit
 from storage.visitdata import sync_visit
@@ -25,13 +21,10 @@ async def test_an_agreement_saved_after_a_delete_still_alerts(tmp_path: Path) ->
     """SQLite reuses the highest rowid after a delete; the alert must not be deduplicated away."""
     async with await Database.open(tmp_path / "v.db") as db:
         visit_id = await sync_visit(db, load_visit())
-        first = await save_agreement(
-            db, visit_id, AgreementFields("First MoU"), actor_id=1, now=NOW
-        )
-        assert await delete_agreement(db, visit_id, first.agreement_id, actor_id=1, now=NOW)
-        second = await save_agreement(
-            db, visit_id, AgreementFields("Second MoU"), actor_id=1, now=NOW
-        )
+        admin = Actor(1, visit_id, NOW)
+        first = await save_agreement(db, admin, AgreementFields("First MoU"))
+        assert await delete_agreement(db, admin, first.agreement_id)
+        second = await save_agreement(db, admin, AgreementFields("Second MoU"))
         assert second.agreement_id == first.agreement_id  # the id was reused
         titles = [
             r["payload"]
@@ -47,14 +40,11 @@ async def test_a_new_visit_file_keeps_what_admins_changed(tmp_path: Path) -> Non
         roads = await db.fetchval("SELECT id FROM agreements WHERE key = 'mou-roads-ppp'")
         talks = await db.fetchval("SELECT id FROM agenda_items WHERE key = 'talks'")
         wreath = await db.fetchval("SELECT id FROM agenda_items WHERE key = 'wreath'")
-        await edit_agreement(
-            db, visit_id, nuclear, "title", "Nuclear MoU (edited)", actor_id=1, now=NOW
-        )
-        await delete_agreement(db, visit_id, roads, actor_id=1, now=NOW)
+        admin = Actor(1, visit_id, NOW)
+        await edit_agreement(db, admin, nuclear, "title", "Nuclear MoU (edited)")
+        await delete_agreement(db, admin, roads)
         moved = dt.datetime(2025, 11, 24, 7, 30, tzinfo=dt.UTC)
-        await edit_agenda_item(
-            db, visit_id, talks, starts_at=moved, time_known=True, actor_id=1, now=NOW
-        )
+        await edit_agenda_item(db, admin, talks, starts_at=moved, time_known=True)
 
         release = tmp_path / "visit.toml"  # a new release: every bundled title reworded
         release.write_text(
