@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.i18n import DEFAULT_LANGUAGE, Html, escape, resolve_language, t
-from bot.render import MESSAGE_LIMIT, format_clock, format_day, link, truncate, utf16_len
+from bot.render import (
+    MESSAGE_LIMIT,
+    escaped_cut,
+    format_clock,
+    format_day,
+    link,
+    truncate,
+    utf16_len,
+)
 from storage.alerts import DIGEST_EXEMPT, DueDelivery, zone
 from storage.subscriptions import ChatView
 from storage.visit import Visit
@@ -245,14 +253,7 @@ def fit(part: Html, limit: int) -> Html:
     """`part` unchanged if it fits, else its text without markup, cut (after escaping) to fit."""
     if utf16_len(part) <= limit:
         return part
-    plain = to_plain(part)
-    keep = limit
-    while True:
-        cut = escape(truncate(plain, keep))
-        size = utf16_len(cut)
-        if size <= limit:
-            return cut
-        keep = max(1, keep * limit // size - 1)
+    return Html(escaped_cut(to_plain(part), limit))
 
 
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)

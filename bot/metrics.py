@@ -18,6 +18,7 @@ Why it is shaped like this
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -35,7 +36,10 @@ from telegram.ext import CallbackContext
 from telegram.request import BaseRequest, RequestData
 
 from bot.commands import COMMANDS
-from storage.db import Database, from_db_time
+from storage.alerts import alerts_by_kind, deliveries_by_status, last_delivery_at
+from storage.db import Database
+from storage.feeds import last_feed_success
+from storage.stories import stories_by_kind
 
 log = logging.getLogger(__name__)
 
@@ -192,28 +196,18 @@ STORY_KINDS = ("agreement", "agenda")
 async def read_snapshot(db: Database) -> DbSnapshot:
     """Everything the collector exposes, in a handful of indexed aggregate queries."""
     snap = DbSnapshot()
-    for row in await db.fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status"):
-        snap.deliveries[str(row["status"])] = int(row["n"])
-    for row in await db.fetchall("SELECT kind, COUNT(*) AS n FROM alerts GROUP BY kind"):
-        snap.alerts[str(row["kind"])] = int(row["n"])
-    for row in await db.fetchall("SELECT kind, COUNT(*) AS n FROM stories GROUP BY kind"):
-        snap.stories[str(row["kind"])] = int(row["n"])
+    snap.deliveries = await deliveries_by_status(db)
+    snap.alerts = await alerts_by_kind(db)
+    snap.stories = await stories_by_kind(db)
     snap.outbox_depth = snap.deliveries.get("pending", 0) + snap.deliveries.get("sending", 0)
-    snap.last_delivery = _timestamp(
-        await db.fetchval("SELECT MAX(sent_at) FROM deliveries WHERE status = 'sent'")
-    )
-    snap.last_feed_success = _timestamp(await db.fetchval("SELECT MAX(last_success_at) FROM feeds"))
+    snap.last_delivery = _timestamp(await last_delivery_at(db))
+    snap.last_feed_success = _timestamp(await last_feed_success(db))
     snap.ok = True
     return snap
 
 
-def _timestamp(value: object) -> float | None:
-    if not value:
-        return None
-    try:
-        return from_db_time(str(value)).timestamp()
-    except ValueError:
-        return None
+def _timestamp(value: dt.datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
 
 
 class DatabaseCollector(Collector):

@@ -11,7 +11,7 @@ other feature. It speaks just enough HTTP/1.1 for probes and Prometheus (GET/HEA
 
 Health
 ------
-Healthy (200) when the database answers `SELECT 1` within a timeout, the job queue's scheduler
+Healthy (200) when the database answers a trivial query within a timeout, the job queue's scheduler
 is running and the updater (polling or webhook) is running; otherwise 503 with the failing checks
 named in the JSON body. The ages of the last successful feed poll and the last delivery are
 reported but do not fail the check: a news site being down, or a quiet day without alerts, is
@@ -31,7 +31,9 @@ from urllib.parse import urlsplit
 from bot.logging_setup import redact
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
-from storage.db import from_db_time
+from storage.alerts import last_delivery_at
+from storage.db import to_db_time
+from storage.feeds import last_feed_success
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ async def health_report(app: Any, svc: Services) -> tuple[bool, dict[str, Any]]:
     checks: dict[str, dict[str, Any]] = {}
     database_ok = False
     try:
-        await asyncio.wait_for(svc.db.fetchval("SELECT 1"), DB_TIMEOUT_SECONDS)
+        await asyncio.wait_for(svc.db.ping(), DB_TIMEOUT_SECONDS)
         database_ok = True
         checks["database"] = {"ok": True}
     except TimeoutError:
@@ -68,14 +70,12 @@ async def health_report(app: Any, svc: Services) -> tuple[bool, dict[str, Any]]:
     checks["updater"] = {"ok": updater_running}
 
     now = svc.now()
-    feed_at: str | None = None
-    delivery_at: str | None = None
+    feed_at: dt.datetime | None = None
+    delivery_at: dt.datetime | None = None
     if database_ok:
         with contextlib.suppress(Exception):
-            feed_at = await svc.db.fetchval("SELECT MAX(last_success_at) FROM feeds")
-            delivery_at = await svc.db.fetchval(
-                "SELECT MAX(sent_at) FROM deliveries WHERE status = 'sent'"
-            )
+            feed_at = await last_feed_success(svc.db)
+            delivery_at = await last_delivery_at(svc.db)
     failing = [name for name, check in checks.items() if not check["ok"]]
     body: dict[str, Any] = {
         "status": "unhealthy" if failing else "ok",
@@ -88,14 +88,11 @@ async def health_report(app: Any, svc: Services) -> tuple[bool, dict[str, Any]]:
     return not failing, body
 
 
-def _age(stamp: object, now: dt.datetime) -> dict[str, Any]:
-    if not stamp:
+def _age(when: dt.datetime | None, now: dt.datetime) -> dict[str, Any]:
+    if when is None:
         return {"at": None, "age_seconds": None}
-    try:
-        when = from_db_time(str(stamp))
-    except ValueError:
-        return {"at": str(stamp), "age_seconds": None}
-    return {"at": str(stamp), "age_seconds": round(max(0.0, (now - when).total_seconds()), 1)}
+    age = round(max(0.0, (now - when).total_seconds()), 1)
+    return {"at": to_db_time(when), "age_seconds": age}
 
 
 class OpsServer:

@@ -112,7 +112,11 @@ def _balanced(chunk: str) -> str:
 
 def _plain_cut(line: str, limit: int) -> str:
     """Drop the markup of one line and cut its text so that, escaped, it fits in `limit`."""
-    plain = html.unescape(_TAG.sub("", line))
+    return escaped_cut(html.unescape(_TAG.sub("", line)), limit)
+
+
+def escaped_cut(plain: str, limit: int) -> str:
+    """`plain` escaped, cut (with an ellipsis) so that the escaped text fits in `limit`."""
     keep = limit
     while True:
         cut = escape(truncate(plain, keep))

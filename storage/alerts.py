@@ -51,7 +51,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.audit import Actor, audited
-from storage.db import Database, Tx, to_db_time
+from storage.db import Database, Tx, from_db_time, to_db_time
 
 log = logging.getLogger(__name__)
 
@@ -492,3 +492,29 @@ async def delivery_stats(db: Database, visit_id: int) -> DeliveryStats:
         deliveries=by_status,
         last_sent_at=None if last is None else str(last),
     )
+
+
+async def deliveries_by_status(db: Database) -> dict[str, int]:
+    """Every delivery ever queued, by status (all visits: the process's own totals)."""
+    rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+    return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+async def alerts_by_kind(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT kind, COUNT(*) AS n FROM alerts GROUP BY kind")
+    return {str(r["kind"]): int(r["n"]) for r in rows}
+
+
+async def last_delivery_at(db: Database) -> dt.datetime | None:
+    """When the latest alert went out (index `deliveries_sent`)."""
+    value = await db.fetchval("SELECT MAX(sent_at) FROM deliveries WHERE status = 'sent'")
+    return _time(value)
+
+
+def _time(value: object) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return from_db_time(str(value))
+    except ValueError:
+        return None

@@ -213,5 +213,9 @@ class Database:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
+    async def ping(self) -> None:
+        """One trivial statement: the database answers (health checks)."""
+        await self.fetchval("SELECT 1")
+
     async def integrity_check(self) -> str:
         return str(await self.fetchval("PRAGMA integrity_check"))

@@ -259,3 +259,34 @@ async def set_feed_paused(db: Database, actor: Actor, feed_id: int, paused: bool
             after={"paused": paused},
         )
         return True
+
+
+async def last_feed_success(db: Database) -> dt.datetime | None:
+    """The latest successful poll of any feed (health and metrics)."""
+    return _time(await db.fetchval("SELECT MAX(last_success_at) FROM feeds"))
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    total: int
+    failing: int
+    paused: int
+    last_success: dt.datetime | None
+
+
+async def feed_health(db: Database, visit_id: int) -> FeedHealth:
+    """How a visit's feeds are doing, for /stats."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS total, SUM(paused = 1) AS paused,"
+        " SUM(consecutive_failures > 0 AND paused = 0) AS failing,"
+        " MAX(last_success_at) AS last_ok FROM feeds WHERE visit_id = ? AND removed_at IS NULL",
+        (visit_id,),
+    )
+    if row is None:
+        return FeedHealth(0, 0, 0, None)
+    return FeedHealth(
+        total=int(row["total"] or 0),
+        failing=int(row["failing"] or 0),
+        paused=int(row["paused"] or 0),
+        last_success=_time(row["last_ok"]),
+    )

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from storage.audit import Actor
-from storage.db import Tx, from_db_time, to_db_time
+from storage.db import Database, Tx, from_db_time, to_db_time
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,8 @@ async def claim_story(tx: Tx, actor: Actor, story_id: int, decision: str) -> boo
         (decision, actor.user_id, to_db_time(actor.now), story_id, actor.visit_id),
     )
     return changed == 1
+
+
+async def stories_by_kind(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT kind, COUNT(*) AS n FROM stories GROUP BY kind")
+    return {str(r["kind"]): int(r["n"]) for r in rows}

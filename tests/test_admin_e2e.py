@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.commands import admin_commands
 from bot.i18n import t
 from bot.standin import SentMessage
 from tests.conftest import ADMIN_ID, USER_ID, BotHarness, buttons
@@ -648,8 +649,6 @@ async def test_html_looking_input_is_stored_as_typed_and_shown_literally(bot: Bo
 
 
 def test_every_admin_command_has_a_description() -> None:
-    from bot.commands import admin_commands
-
     for command in admin_commands():
         assert t("en", f"command.{command.name}")
 

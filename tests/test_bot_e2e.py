@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+import bot.handlers.status as status_module
 from bot.commands import admin_commands
 from tests.conftest import ADMIN_ID, USER_ID, BotHarness, buttons
 
@@ -146,8 +147,6 @@ async def test_unknown_command_is_named_and_escaped(bot: BotHarness) -> None:
 async def test_a_crashing_handler_apologises_and_tells_admins_at_most_once_a_minute(
     bot: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.handlers.status as status_module
-
     def boom(*args: object) -> None:
         raise RuntimeError("kaboom <b>&</b>")
 

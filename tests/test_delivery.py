@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.handlers.stats import stats_text
 from bot.standin import InjectedError, SentMessage
 from jobs.delivery import DeliveryWorker
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 from storage.alerts import AlertKind, create_alert
 from tests.conftest import ADMIN_ID, BotHarness, Clock, running_bot
 
@@ -33,7 +33,7 @@ async def add_subscribers(bot: BotHarness, ids: Iterable[int], **kwargs: Any) ->
     svc = bot.services
     for uid in ids:
         bot.standin.add_user(uid, first_name=f"U{uid}", language_code="en")
-        await store.subscribe(
+        await subscription_store.subscribe(
             svc.db,
             visit_id=svc.visit_id,
             chat_id=uid,
@@ -101,7 +101,7 @@ async def test_blocked_user_is_deactivated_and_start_reactivates(bot: BotHarness
     await alert(bot, "First alert")  # ... but even without it, a 403 does
     await worker(bot).wait_idle()
     assert texts_by_chat(bot, "First alert") == {FIRST + 1: 1}
-    sub = await store.subscription(bot.services.db, bot.services.visit_id, FIRST)
+    sub = await subscription_store.subscription(bot.services.db, bot.services.visit_id, FIRST)
     assert sub is not None and not sub.active
     assert bot.standin.errors_returned[("sendMessage", 403)] == 1
     await alert(bot, "Second alert")
@@ -110,7 +110,7 @@ async def test_blocked_user_is_deactivated_and_start_reactivates(bot: BotHarness
     assert texts_by_chat(bot, "Second alert") == {FIRST + 1: 1}
 
     await bot.ask(FIRST, "/start")  # pressing Restart unblocks and sends /start
-    sub = await store.subscription(bot.services.db, bot.services.visit_id, FIRST)
+    sub = await subscription_store.subscription(bot.services.db, bot.services.visit_id, FIRST)
     assert sub is not None and sub.active
     await alert(bot, "Third alert")
     await worker(bot).wait_idle()
@@ -125,7 +125,7 @@ async def test_chat_not_found_deactivates(bot: BotHarness) -> None:
     await worker(bot).wait_idle()
     assert texts_by_chat(bot, "Hello") == {FIRST + 1: 1}
     assert await statuses(bot) == {"sent": 1, "dropped": 1}
-    sub = await store.subscription(bot.services.db, bot.services.visit_id, FIRST)
+    sub = await subscription_store.subscription(bot.services.db, bot.services.visit_id, FIRST)
     assert sub is not None and not sub.active
 
 
@@ -143,8 +143,13 @@ async def test_migrated_group_when_the_bot_sees_the_service_message(bot: BotHarn
     await alert(bot, "After migration")
     await worker(bot).wait_idle()
     assert texts_by_chat(bot, "After migration") == {new: 1}
-    assert await store.subscription(bot.services.db, bot.services.visit_id, old) is None
-    assert await store.subscription(bot.services.db, bot.services.visit_id, new) is not None
+    assert (
+        await subscription_store.subscription(bot.services.db, bot.services.visit_id, old) is None
+    )
+    assert (
+        await subscription_store.subscription(bot.services.db, bot.services.visit_id, new)
+        is not None
+    )
 
 
 async def test_migrated_group_found_by_chat_migrated_error(bot: BotHarness) -> None:
@@ -157,7 +162,10 @@ async def test_migrated_group_found_by_chat_migrated_error(bot: BotHarness) -> N
     assert texts_by_chat(bot, "Moved?") == {new: 1}
     assert bot.standin.errors_returned[("sendMessage", 400)] == 1
     assert await statuses(bot) == {"sent": 1}
-    assert await store.subscription(bot.services.db, bot.services.visit_id, new) is not None
+    assert (
+        await subscription_store.subscription(bot.services.db, bot.services.visit_id, new)
+        is not None
+    )
 
 
 async def test_retry_after_waits_for_that_chat_only(bot: BotHarness) -> None:

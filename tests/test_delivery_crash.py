@@ -22,7 +22,7 @@ import pytest
 from bot.config import load_settings
 from bot.standin import BotApiStandin
 from jobs.delivery import DeliveryWorker
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 from storage.alerts import create_alert
 from storage.db import Database
 from storage.visitdata import sync_visit
@@ -41,7 +41,7 @@ async def prepare(db_path: Path) -> None:
     async with await Database.open(db_path) as db:
         visit_id = await sync_visit(db, settings.visit)
         for uid in range(FIRST, FIRST + SUBSCRIBERS):
-            await store.subscribe(
+            await subscription_store.subscribe(
                 db,
                 visit_id=visit_id,
                 chat_id=uid,

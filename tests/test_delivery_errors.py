@@ -12,7 +12,7 @@ from bot import alert_render
 from bot.alert_render import AlertView, RenderContext, RenderedMessage, render_bundle
 from bot.standin import InjectedError
 from storage import alerts as alerts_store
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 from storage.alerts import create_alert, delivery_stats
 from tests.conftest import BotHarness
 from tests.test_delivery import FIRST, add_subscribers, alert, statuses, texts_by_chat, worker
@@ -108,7 +108,7 @@ async def test_unexpected_telegram_error_fails_the_row(bot: BotHarness) -> None:
 async def test_claimed_rows_go_back_to_the_queue_when_preparing_fails(
     bot: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = store.chat_views
+    real = subscription_store.chat_views
     calls = 0
 
     async def flaky(*args: Any) -> Any:

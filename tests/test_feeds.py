@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import hashlib
 import random
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -303,8 +304,6 @@ async def test_redirect_is_followed_and_links_resolve_against_the_final_url(
 
 
 async def test_connection_refused() -> None:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

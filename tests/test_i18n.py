@@ -28,7 +28,7 @@ from bot.i18n import (
 )
 from bot.render import format_clock, format_day, human_delta
 from bot.standin import ApiError, parse_html
-from storage import facts as store
+from storage import facts as fact_store
 from storage.db import Database
 from storage.users import set_language, user_language
 from storage.visit import load_visit
@@ -264,7 +264,7 @@ async def test_search_finds_facts_in_any_language_for_any_reader(
     async with await Database.open(tmp_path / "v.db") as db:
         visit_id = await sync_visit(db, visit)
         for lang in LANGUAGES:
-            found = await store.search_facts(db, visit_id, query, lang)
+            found = await fact_store.search_facts(db, visit_id, query, lang)
             hit = next((f for f in found if f.key == key), None)
             assert hit is not None, f"{query!r} found {[f.key for f in found]} for {lang}"
             assert hit.lang == lang  # shown in the reader's language

@@ -15,7 +15,7 @@ import pytest
 from bot.handlers.language import parse_choice
 from bot.i18n import t
 from bot.standin import SentMessage, parse_html
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 from storage.alerts import AlertKind, create_alert
 from tests.conftest import ADMIN_ID, BotHarness, buttons
 
@@ -269,13 +269,13 @@ async def test_deep_links_subscribe_in_one_tap(readers: BotHarness) -> None:
     svc = bot.services
     [done] = await bot.ask(TR, "/start agreements")  # what t.me/visitbot?start=agreements sends
     assert "Abone oldunuz" in done.text and "imzalanan anlaşmalar" in done.text
-    sub = await store.subscription(svc.db, svc.visit_id, TR)
+    sub = await subscription_store.subscription(svc.db, svc.visit_id, TR)
     assert sub is not None and sub.wants_agreements and not sub.wants_agenda
     assert sub.set_by == TR
 
     [more] = await bot.ask(TR, "/start agenda")  # adds to what the chat follows
     assert "Güncellendi" in more.text
-    sub = await store.subscription(svc.db, svc.visit_id, TR)
+    sub = await subscription_store.subscription(svc.db, svc.visit_id, TR)
     assert sub is not None and sub.wants_agreements and sub.wants_agenda
     [again] = await bot.ask(TR, "/start agenda")
     assert "Zaten şu konulara abonesiniz" in again.text
@@ -293,7 +293,9 @@ async def test_deep_link_in_a_group_needs_a_group_admin(readers: BotHarness) -> 
     bot.standin.add_group(GROUP, title="Dostluk", admins=[TR])
     [refused] = await bot.ask(KO, "/start agreements", chat_id=GROUP)
     assert "그룹 관리자만" in refused.text
-    assert await store.subscription(bot.services.db, bot.services.visit_id, GROUP) is None
+    assert (
+        await subscription_store.subscription(bot.services.db, bot.services.visit_id, GROUP) is None
+    )
     [done] = await bot.ask(TR, "/start agreements", chat_id=GROUP)
     assert "Abone oldunuz" in done.text
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from telegram import Update
 
 from bot.config import Settings
 from bot.metrics import command_label, metrics_of
@@ -206,8 +207,6 @@ async def test_unknown_paths_and_methods(ops_settings: Settings, clock: Clock) -
 
 
 def test_command_labels_are_bounded() -> None:
-    from telegram import Update
-
     def message(text: str) -> Update:
         return Update.de_json(
             {

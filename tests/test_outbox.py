@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.lifecycle import start_delivery, stop_delivery
 from storage import subscriptions
-from storage.alerts import claim_due, create_alert
+from storage.alerts import ChatPrefs, claim_due, create_alert, due_time
 from storage.db import Database, to_db_time
 from storage.visit import load_visit
 from storage.visitdata import sync_visit
@@ -66,8 +68,6 @@ async def test_an_unreadable_payload_fails_its_rows_and_others_still_go(tmp_path
 
 async def test_the_worker_sleeps_while_the_only_due_chat_cools_down(settings: Settings) -> None:
     """A second alert to a chat that just got one waits ~1 s; the worker must not spin."""
-    import asyncio
-
     async with running_bot(settings, Clock(NOW)) as bot:
         svc = bot.services
         await subscribe_reader(bot)
@@ -129,10 +129,6 @@ async def db_value(db: Database, sql: str) -> object:
 
 
 def test_a_digest_hour_inside_quiet_hours_waits_for_their_end() -> None:
-    from zoneinfo import ZoneInfo
-
-    from storage.alerts import ChatPrefs, due_time
-
     istanbul = ZoneInfo("Europe/Istanbul")
     prefs = ChatPrefs("Europe/Istanbul", 22 * 60, 7 * 60, 23)  # digest at 23:00, quiet 22-07
     at = due_time(prefs, "broadcast", dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC), istanbul)

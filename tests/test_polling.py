@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import load_settings
 from jobs.detection import detector_for
 from jobs.feeds import make_client
 from jobs.polling import FEED_JOB_NAME, Poller, tick_seconds
@@ -21,6 +22,7 @@ from storage.db import Database, to_db_time
 from storage.feeds import remove_feed
 from storage.visit import load_visit
 from storage.visitdata import sync_visit
+from tests.conftest import ADMIN_ID, Clock, running_bot
 from tests.feedserver import FeedServer, Reply
 
 VISIT = load_visit()
@@ -317,9 +319,6 @@ def test_tick_follows_the_interval() -> None:
 async def test_the_job_polls_in_the_running_bot_and_tells_admins_of_a_pause(
     tmp_path: Path, server: FeedServer
 ) -> None:
-    from bot.config import load_settings
-    from tests.conftest import ADMIN_ID, Clock, running_bot
-
     server.route("/feed", Reply(body=rss(OLD_ITEM)))
     server.route("/down", Reply(status=500, body=b""))
     settings = load_settings(

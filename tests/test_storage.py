@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from storage import facts as store
+import storage.db as dbmod
+from storage import facts as fact_store
 from storage.db import Database, DatabaseError, migrations
-from storage.visit import load_visit
+from storage.visit import VisitFileError, load_visit
 from storage.visitdata import sync_visit
 
 BUNDLED = Path(__file__).resolve().parents[1] / "storage/visits/lee-jae-myung-turkiye-2025.toml"
@@ -53,8 +55,6 @@ async def test_newer_database_is_refused(tmp_path: Path) -> None:
 
 
 async def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import storage.db as dbmod
-
     real = dbmod.migrations()
     broken = [
         *real,
@@ -99,7 +99,7 @@ async def test_changed_visit_file_updates_facts(tmp_path: Path) -> None:
     async with await Database.open(tmp_path / "v.db") as db:
         visit_id = await sync_visit(db, load_visit())
         assert await sync_visit(db, load_visit(changed)) == visit_id
-        found = await store.search_facts(db, visit_id, "twenty-one", "en")
+        found = await fact_store.search_facts(db, visit_id, "twenty-one", "en")
         assert [f.key for f in found] == ["war-killed"]
         assert await db.fetchval("SELECT COUNT(*) FROM facts WHERE text LIKE '721 Turkish%'") == 0
         assert await db.fetchval("SELECT COUNT(*) FROM facts") == await db.fetchval(
@@ -133,7 +133,7 @@ async def test_search_folds_three_languages(
 ) -> None:
     async with await Database.open(tmp_path / "v.db") as db:
         visit_id = await sync_visit(db, load_visit())
-        found = await store.search_facts(db, visit_id, query, lang)
+        found = await fact_store.search_facts(db, visit_id, query, lang)
         assert key in [f.key for f in found]
         assert all(f.lang == lang for f in found)
 
@@ -142,7 +142,7 @@ async def test_search_crosses_languages(tmp_path: Path) -> None:
     """A Korean word finds the fact, shown in the reader's language."""
     async with await Database.open(tmp_path / "v.db") as db:
         visit_id = await sync_visit(db, load_visit())
-        found = await store.search_facts(db, visit_id, "부산", "en")
+        found = await fact_store.search_facts(db, visit_id, "부산", "en")
         assert found[0].lang == "en"
         assert "462" in found[0].text
 
@@ -151,12 +151,10 @@ async def test_hostile_queries_do_not_break_fts(tmp_path: Path) -> None:
     async with await Database.open(tmp_path / "v.db") as db:
         visit_id = await sync_visit(db, load_visit())
         for query in ['"', "AND OR NOT", "*", "x" * 5000, "NEAR(a b)", "😀", "a\"b'c", "-"]:
-            assert isinstance(await store.search_facts(db, visit_id, query, "en"), list)
+            assert isinstance(await fact_store.search_facts(db, visit_id, query, "en"), list)
 
 
 async def test_visit_keys_must_fit_in_callback_data(tmp_path: Path) -> None:
-    from storage.visit import VisitFileError
-
     bad = tmp_path / "visit.toml"
     bad.write_text(
         BUNDLED.read_text(encoding="utf-8").replace('key = "trade"', 'key = "Trade & Commerce"'),
@@ -169,8 +167,6 @@ async def test_visit_keys_must_fit_in_callback_data(tmp_path: Path) -> None:
 async def test_a_transaction_cancelled_at_begin_leaves_the_connection_usable(
     tmp_path: Path,
 ) -> None:
-    import asyncio
-
     async with await Database.open(tmp_path / "v.db") as db:
         for _ in range(20):
 

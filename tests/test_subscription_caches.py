@@ -11,7 +11,7 @@ import pytest
 
 from bot.handlers import subscriptions
 from bot.services import RecentUsers
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ async def test_seen_users_are_capped_keeping_the_most_recent(
     async def record_user(db: object, user_id: int, *args: Any) -> None:
         recorded.append(user_id)
 
-    monkeypatch.setattr(store, "record_user", record_user)
+    monkeypatch.setattr(subscription_store, "record_user", record_user)
     svc: Any = types.SimpleNamespace(recent_users=RecentUsers(limit=10), db=None)
     seen = svc.recent_users
     now = dt.datetime(2025, 11, 20, tzinfo=dt.UTC)

@@ -8,7 +8,7 @@ import json
 import time
 
 from bot.config import Settings
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 from storage.db import to_db_time
 from tests.conftest import ADMIN_ID, USER_ID, BotHarness, Clock, buttons, running_bot
 from tests.test_delivery import add_subscribers, worker
@@ -21,7 +21,7 @@ async def test_subscribe_twice_is_harmless_and_says_so(bot: BotHarness) -> None:
     assert "already subscribed" in again.text
     [narrower] = await bot.ask(USER_ID, "/subscribe agenda")
     assert "Updated" in narrower.text and "agenda" in narrower.text
-    sub = await store.subscription(bot.services.db, bot.services.visit_id, USER_ID)
+    sub = await subscription_store.subscription(bot.services.db, bot.services.visit_id, USER_ID)
     assert sub is not None and sub.wants_agenda and not sub.wants_agreements
     [bad] = await bot.ask(USER_ID, "/subscribe weather")
     assert "/subscribe agreements" in bad.text
@@ -39,7 +39,7 @@ async def test_settings_buttons_change_the_subscription(bot: BotHarness) -> None
     [edited] = await bot.press(USER_ID, menu, "sub:agreements")
     assert edited.edited and "✓ Agreements" in buttons(edited)
     assert "Subscribed to signed agreements" in edited.text
-    sub = await store.subscription(bot.services.db, bot.services.visit_id, USER_ID)
+    sub = await subscription_store.subscription(bot.services.db, bot.services.visit_id, USER_ID)
     assert sub is not None and sub.wants_agreements and not sub.wants_agenda
     [off] = await bot.press(USER_ID, edited, "sub:off")
     assert "Not subscribed" in off.text
@@ -51,17 +51,22 @@ async def test_in_groups_only_admins_may_change_alerts(bot: BotHarness) -> None:
     bot.standin.add_group(group, title="Friends of Korea", admins=[ADMIN_ID])
     [refused] = await bot.ask(USER_ID, "/subscribe", chat_id=group)
     assert "only its administrators" in refused.text
-    assert await store.subscription(bot.services.db, bot.services.visit_id, group) is None
+    assert (
+        await subscription_store.subscription(bot.services.db, bot.services.visit_id, group) is None
+    )
     [done] = await bot.ask(ADMIN_ID, "/subscribe", chat_id=group)
     assert "Subscribed" in done.text
     [menu] = await bot.ask(USER_ID, "/settings", chat_id=group)  # anyone may look
     bot.standin.press_button(USER_ID, menu.message_id, "sub:off", chat_id=group)
     await asyncio.sleep(0.2)
     assert "administrators" in bot.standin.answered_callbacks[-1]["text"]
-    assert await store.subscription(bot.services.db, bot.services.visit_id, group) is not None
+    assert (
+        await subscription_store.subscription(bot.services.db, bot.services.visit_id, group)
+        is not None
+    )
     [quiet] = await bot.ask(USER_ID, "/quiet 22:00-07:00", chat_id=group)
     assert "only its administrators" in quiet.text
-    sub = await store.subscription(bot.services.db, bot.services.visit_id, group)
+    sub = await subscription_store.subscription(bot.services.db, bot.services.visit_id, group)
     assert sub is not None and sub.set_by == ADMIN_ID and sub.quiet_start is None
 
 
@@ -76,7 +81,7 @@ async def test_timezone_quiet_and_digest_validation(bot: BotHarness) -> None:
     assert "0 to 23" in bad_digest.text
     [off] = await bot.ask(USER_ID, "/digest off")
     assert "Digest off" in off.text
-    prefs = await store.chat_prefs(bot.services.db, USER_ID)
+    prefs = await subscription_store.chat_prefs(bot.services.db, USER_ID)
     assert prefs.timezone == "Asia/Seoul" and prefs.digest_hour is None
 
 

@@ -21,7 +21,9 @@ from bot.validation import (
     parse_fact_line,
     parse_id,
     parse_local_time,
+    parse_parties,
     parse_source,
+    parse_title,
     parse_url,
     similar_titles,
     similarity,
@@ -187,8 +189,6 @@ def test_forbidden_addresses(address: str, forbidden: bool) -> None:
 
 
 def test_single_line_fields_fold_line_breaks() -> None:
-    from bot.validation import parse_parties, parse_source, parse_title, split_fields
-
     assert parse_title("  Nuclear\nenergy   MoU ") == "Nuclear energy MoU"
     assert parse_parties("KEPCO\n–\tTÜNAŞ") == "KEPCO – TÜNAŞ"
     assert parse_source("Ministry\npress release https://a.example/x") == (

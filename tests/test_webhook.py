@@ -12,9 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.app import WebhookParams, build_application, running_webhook
-from bot.config import Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.ops_server import ops_server_of
 from bot.services import Services
 from bot.standin import BotApiStandin
@@ -97,10 +98,6 @@ async def test_signed_update_is_handled_and_unsigned_or_wrongly_signed_are_rejec
 
 
 def test_webhook_settings_are_validated_by_name() -> None:
-    import pytest
-
-    from bot.config import ConfigError
-
     def load(**env: str) -> Settings:
         return load_settings(environ=env, dotenv=None)
 

@@ -9,7 +9,7 @@ from bot.handlers.common import args_text, keyboard_rows, reply
 from bot.i18n import Html, t
 from bot.render import bullet_list, fact_lines, truncate
 from bot.services import Services, services
-from storage import facts as store
+from storage import facts as fact_store
 
 BUTTON_PREFIX = "facts:"
 BUTTON_PATTERN = r"^facts:"
@@ -35,11 +35,11 @@ async def answer_query(update: Update, context: ContextTypes.DEFAULT_TYPE, query
             update, context, t(lang, "facts.pick_topic"), keyboard=await topic_keyboard(svc, lang)
         )
         return
-    topic = await store.find_topic(svc.db, svc.visit_id, query)
+    topic = await fact_store.find_topic(svc.db, svc.visit_id, query)
     if topic is not None:
         await send_topic(update, context, svc, topic.key, lang)
         return
-    found = await store.search_facts(svc.db, svc.visit_id, query, lang)
+    found = await fact_store.search_facts(svc.db, svc.visit_id, query, lang)
     shown_query = truncate(query, QUERY_ECHO_LIMIT)
     if not found:
         await reply(
@@ -60,7 +60,7 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     svc = services(context)
     lang = await svc.language(update)
     key = query.data.removeprefix(BUTTON_PREFIX)
-    topics = {topic.key for topic in await store.topics(svc.db, svc.visit_id)}
+    topics = {topic.key for topic in await fact_store.topics(svc.db, svc.visit_id)}
     if key not in topics:
         await query.answer(t(lang, "facts.topic_gone"))
         return
@@ -71,8 +71,8 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def send_topic(
     update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, key: str, lang: str
 ) -> None:
-    topic = next(x for x in await store.topics(svc.db, svc.visit_id) if x.key == key)
-    found = await store.facts_for_topic(svc.db, svc.visit_id, key, lang)
+    topic = next(x for x in await fact_store.topics(svc.db, svc.visit_id) if x.key == key)
+    found = await fact_store.facts_for_topic(svc.db, svc.visit_id, key, lang)
     title = t(lang, "facts.topic_title", topic=topic.name(lang))
     if not found:
         await reply(update, context, Html(f"{title}\n\n{t(lang, 'facts.topic_empty')}"))
@@ -83,6 +83,6 @@ async def send_topic(
 async def topic_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(topic.name(lang), callback_data=f"{BUTTON_PREFIX}{topic.key}")
-        for topic in await store.topics(svc.db, svc.visit_id)
+        for topic in await fact_store.topics(svc.db, svc.visit_id)
     ]
     return InlineKeyboardMarkup(keyboard_rows(buttons))

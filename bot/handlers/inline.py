@@ -24,7 +24,7 @@ from telegram.ext import ContextTypes
 from bot.i18n import Html, escape, t
 from bot.render import link, truncate
 from bot.services import Services, services
-from storage import facts as store
+from storage import facts as fact_store
 from storage.facts import FactView
 
 MAX_RESULTS = 20  # Telegram allows 50; more than a screenful is not read
@@ -43,7 +43,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     svc = services(context)
     lang = await svc.language(update)
     found = await matching_facts(svc, query.query, lang)
-    names = {topic.key: topic.name(lang) for topic in await store.topics(svc.db, svc.visit_id)}
+    names = {topic.key: topic.name(lang) for topic in await fact_store.topics(svc.db, svc.visit_id)}
     results = [article(fact, names.get(fact.topic, fact.topic), lang) for fact in found]
     await query.answer(
         results,
@@ -60,16 +60,16 @@ async def matching_facts(svc: Services, text: str, lang: str) -> list[FactView]:
     text = text.strip()
     if not text:
         first: dict[str, FactView] = {}
-        for topic in await store.topics(svc.db, svc.visit_id):
-            facts = await store.facts_for_topic(svc.db, svc.visit_id, topic.key, lang)
+        for topic in await fact_store.topics(svc.db, svc.visit_id):
+            facts = await fact_store.facts_for_topic(svc.db, svc.visit_id, topic.key, lang)
             if facts:
                 first[topic.key] = facts[0]
         return list(first.values())[:MAX_RESULTS]
-    named = await store.find_topic(svc.db, svc.visit_id, text)
+    named = await fact_store.find_topic(svc.db, svc.visit_id, text)
     if named is not None:
-        facts = await store.facts_for_topic(svc.db, svc.visit_id, named.key, lang)
+        facts = await fact_store.facts_for_topic(svc.db, svc.visit_id, named.key, lang)
         return facts[:MAX_RESULTS]
-    return await store.search_facts(svc.db, svc.visit_id, text, lang, limit=MAX_RESULTS)
+    return await fact_store.search_facts(svc.db, svc.visit_id, text, lang, limit=MAX_RESULTS)
 
 
 def article(fact: FactView, topic: str, lang: str) -> InlineQueryResultArticle:

@@ -19,10 +19,13 @@ from bot.handlers.subscriptions import may_change
 from bot.i18n import Html, t
 from bot.render import link
 from bot.services import Services, services
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 
 # /start payload -> the topics it subscribes to
-SUBSCRIBE_LINKS: dict[str, store.Topics] = {"agreements": "agreements", "agenda": "agenda"}
+SUBSCRIBE_LINKS: dict[str, subscription_store.Topics] = {
+    "agreements": "agreements",
+    "agenda": "agenda",
+}
 FACTS_LINK = "facts"
 
 
@@ -61,7 +64,7 @@ async def subscribe_from_link(
     context: ContextTypes.DEFAULT_TYPE,
     svc: Services,
     lang: str,
-    topics: store.Topics,
+    topics: subscription_store.Topics,
 ) -> None:
     """Subscribe the chat to `topics` on top of what it follows; say what it follows now.
 
@@ -74,17 +77,17 @@ async def subscribe_from_link(
     if not await may_change(update, context):
         await reply(update, context, t(lang, "sub.group_admins_only"))
         return
-    current = await store.subscription(svc.db, svc.visit_id, chat.id)
+    current = await subscription_store.subscription(svc.db, svc.visit_id, chat.id)
     wants_agreements = topics == "agreements" or (current is not None and current.wants_agreements)
     wants_agenda = topics == "agenda" or (current is not None and current.wants_agenda)
-    combined: store.Topics = (
+    combined: subscription_store.Topics = (
         "all"
         if wants_agreements and wants_agenda
         else "agreements"
         if wants_agreements
         else "agenda"
     )
-    result = await store.subscribe(
+    result = await subscription_store.subscribe(
         svc.db,
         visit_id=svc.visit_id,
         chat_id=chat.id,

@@ -11,6 +11,7 @@ from bot.render import format_time
 from bot.services import Services, services
 from storage.alerts import ALERT_KINDS, delivery_stats
 from storage.db import from_db_time
+from storage.feeds import feed_health
 from storage.subscriptions import subscriber_stats
 
 
@@ -66,26 +67,19 @@ async def stats_text(svc: Services, lang: str) -> Html:
 
 
 async def _feed_line(svc: Services, lang: str) -> Html:
-    row = await svc.db.fetchone(
-        "SELECT COUNT(*) AS total, SUM(paused = 1) AS paused,"
-        " SUM(consecutive_failures > 0 AND paused = 0) AS failing,"
-        " MAX(last_success_at) AS last_ok FROM feeds WHERE visit_id = ? AND removed_at IS NULL",
-        (svc.visit_id,),
-    )
-    total = int(row["total"] or 0) if row else 0
-    if row is None or total == 0:
+    health = await feed_health(svc.db, svc.visit_id)
+    if health.total == 0:
         return t(lang, "stats.feeds.none")
-    last_ok = row["last_ok"]
     when = (
-        format_time(from_db_time(str(last_ok)), svc.visit.timezone, lang)
-        if last_ok
+        format_time(health.last_success, svc.visit.timezone, lang)
+        if health.last_success
         else t(lang, "stats.never")
     )
     return t(
         lang,
         "stats.feeds",
-        total=total,
-        failing=int(row["failing"] or 0),
-        paused=int(row["paused"] or 0),
+        total=health.total,
+        failing=health.failing,
+        paused=health.paused,
         last=when,
     )

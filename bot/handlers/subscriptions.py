@@ -22,14 +22,14 @@ from bot.handlers.common import args_text, reply
 from bot.i18n import Html, t
 from bot.render import format_clock
 from bot.services import Services, services
-from storage import subscriptions as store
+from storage import subscriptions as subscription_store
 from storage.alerts import ChatPrefs
 
 log = logging.getLogger(__name__)
 
 BUTTON_PREFIX = "sub:"
 BUTTON_PATTERN = r"^sub:(all|agreements|agenda|off)$"
-TOPICS: dict[str, store.Topics] = {
+TOPICS: dict[str, subscription_store.Topics] = {
     "": "all",
     "all": "all",
     "everything": "all",
@@ -73,7 +73,7 @@ async def _refuse_if_not_admin(
     return True
 
 
-def _topics_text(lang: str, sub: store.Subscription | None) -> Html:
+def _topics_text(lang: str, sub: subscription_store.Subscription | None) -> Html:
     if sub is None:
         return t(lang, "sub.topics.none")
     if sub.wants_agreements and sub.wants_agenda:
@@ -106,13 +106,13 @@ async def _apply_topics(
     context: ContextTypes.DEFAULT_TYPE,
     svc: Services,
     lang: str,
-    topics: store.Topics,
+    topics: subscription_store.Topics,
     *,
     via_button: bool,
 ) -> Html:
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
-    result = await store.subscribe(
+    result = await subscription_store.subscribe(
         svc.db,
         visit_id=svc.visit_id,
         chat_id=chat.id,
@@ -122,7 +122,7 @@ async def _apply_topics(
         topics=topics,
         now=svc.now(),
     )
-    sub = await store.subscription(svc.db, svc.visit_id, chat.id)
+    sub = await subscription_store.subscription(svc.db, svc.visit_id, chat.id)
     what = _topics_text(lang, sub)
     if result == "unchanged":
         text = t(lang, "sub.unchanged", topics=what)
@@ -141,7 +141,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     chat = update.effective_chat
     if chat is None or await _refuse_if_not_admin(update, context, lang):
         return
-    removed = await store.unsubscribe(svc.db, svc.visit_id, chat.id)
+    removed = await subscription_store.unsubscribe(svc.db, svc.visit_id, chat.id)
     await reply(update, context, t(lang, "unsub.done" if removed else "unsub.none"))
 
 
@@ -159,8 +159,8 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _settings_view(
     svc: Services, lang: str, chat_id: int
 ) -> tuple[Html, InlineKeyboardMarkup]:
-    sub = await store.subscription(svc.db, svc.visit_id, chat_id)
-    prefs = sub.prefs if sub else await store.chat_prefs(svc.db, chat_id)
+    sub = await subscription_store.subscription(svc.db, svc.visit_id, chat_id)
+    prefs = sub.prefs if sub else await subscription_store.chat_prefs(svc.db, chat_id)
     lines = [t(lang, "settings.title"), ""]
     if sub is None:
         lines.append(t(lang, "settings.status.off"))
@@ -213,7 +213,7 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     choice = query.data.removeprefix(BUTTON_PREFIX)
     if choice == "off":
-        removed = await store.unsubscribe(svc.db, svc.visit_id, chat.id)
+        removed = await subscription_store.unsubscribe(svc.db, svc.visit_id, chat.id)
         note = t(lang, "unsub.done.short" if removed else "unsub.none.short")
     else:
         await _apply_topics(update, context, svc, lang, TOPICS[choice], via_button=True)
@@ -270,7 +270,7 @@ async def _ensure_chat(svc: Services, update: Update) -> int | None:
     if chat is None:
         return None
     async with svc.db.transaction() as tx:
-        await store.upsert_chat(tx, chat.id, chat.type, _chat_title(chat), svc.now())
+        await subscription_store.upsert_chat(tx, chat.id, chat.type, _chat_title(chat), svc.now())
     return chat.id
 
 
@@ -283,7 +283,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None:
         return
     if not value:
-        prefs = await store.chat_prefs(svc.db, chat.id)
+        prefs = await subscription_store.chat_prefs(svc.db, chat.id)
         current = prefs.timezone or svc.visit.timezone.key
         await reply(update, context, t(lang, "tz.usage", tz=current))
         return
@@ -295,7 +295,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat_id = await _ensure_chat(svc, update)
     assert chat_id is not None
-    await store.set_preferences(
+    await subscription_store.set_preferences(
         svc.db, chat_id, now=svc.now(), default_tz=svc.visit.timezone, timezone=name
     )
     local = format_clock(svc.now(), ZoneInfo(name), lang)
@@ -310,7 +310,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    prefs = await store.chat_prefs(svc.db, chat.id)
+    prefs = await subscription_store.chat_prefs(svc.db, chat.id)
     if not value:
         state = (
             t(lang, "quiet.state", start=hhmm(prefs.quiet_start), end=hhmm(prefs.quiet_end))
@@ -329,7 +329,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat_id = await _ensure_chat(svc, update)
     assert chat_id is not None
-    new = await store.set_preferences(
+    new = await subscription_store.set_preferences(
         svc.db, chat_id, now=svc.now(), default_tz=svc.visit.timezone, quiet=window
     )
     if window is None:
@@ -351,7 +351,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    prefs = await store.chat_prefs(svc.db, chat.id)
+    prefs = await subscription_store.chat_prefs(svc.db, chat.id)
     if not value:
         state = (
             t(lang, "digest.state", hour=f"{prefs.digest_hour:02d}")
@@ -371,7 +371,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat_id = await _ensure_chat(svc, update)
     assert chat_id is not None
-    new = await store.set_preferences(
+    new = await subscription_store.set_preferences(
         svc.db, chat_id, now=svc.now(), default_tz=svc.visit.timezone, digest_hour=hour
     )
     if hour is None:
@@ -398,22 +398,24 @@ async def track(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.message
     chat = update.effective_chat
     if message is not None and message.migrate_to_chat_id:
-        await store.migrate_chat(svc.db, message.chat.id, message.migrate_to_chat_id, now)
+        await subscription_store.migrate_chat(
+            svc.db, message.chat.id, message.migrate_to_chat_id, now
+        )
         return
     member = update.my_chat_member
     if member is not None:
         status = member.new_chat_member.status
         if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
-            await store.deactivate(svc.db, member.chat.id, f"bot {status}", now)
+            await subscription_store.deactivate(svc.db, member.chat.id, f"bot {status}", now)
         elif status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
-            await store.reactivate(svc.db, member.chat.id, now)
+            await subscription_store.reactivate(svc.db, member.chat.id, now)
         return
     if message is not None and chat is not None:
-        await store.reactivate(svc.db, chat.id, now)
+        await subscription_store.reactivate(svc.db, chat.id, now)
 
 
 async def _remember_user(
     svc: Services, user_id: int, language_code: str | None, now: dt.datetime
 ) -> None:
     if svc.recent_users.needs_recording(user_id, language_code):
-        await store.record_user(svc.db, user_id, language_code, now)
+        await subscription_store.record_user(svc.db, user_id, language_code, now)
