@@ -29,12 +29,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from telegram import Update
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
 from telegram.ext import CallbackContext
 from telegram.request import BaseRequest, RequestData
 
 from bot.commands import COMMANDS
+from bot.ptb_private import DEFAULT_NONE, ODVInput
 from storage.db import Database, from_db_time
 
 log = logging.getLogger(__name__)
