@@ -45,10 +45,11 @@ Layout
 ``driver``    the outside world: users acting, and what tests observe
 ``server``    :class:`BotApiStandin`, composing the above; answers one call at a time
 ``adapter``   :class:`StandinRequest`, the PTB ``BaseRequest`` plugged into the Application
+``console``   ``visitbot console``, the stand-in's main user besides the tests
 
-The stand-in knows nothing of the bot: it imports nothing from ``bot``, ``jobs`` or
-``storage`` (except ``bot.ptb_private``, PTB's private names), so it fakes Telegram for any PTB
-application.
+Only ``console`` knows the bot. The other modules import nothing from ``bot``, ``jobs`` or
+``storage`` (except ``bot.ptb_private``, PTB's private names): they fake Telegram for any PTB
+application. Importing ``bot.standin`` does not import ``console``.
 """
 
 from __future__ import annotations
