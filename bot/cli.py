@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(settings)
         if args.command == "console":
             _configure_logging(settings, quiet=True)
-            from bot.console import run_console
+            # Imported here, not at the top: the console pulls in the Application and the
+            # stand-in, which the other commands do not need (CLI start-up time).
+            from bot.standin.console import run_console
 
             asyncio.run(run_console(settings, user_id=args.user_id, language_code=args.language))
             return 0

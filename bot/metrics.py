@@ -30,12 +30,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from telegram import Update
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
 from telegram.ext import CallbackContext
 from telegram.request import BaseRequest, RequestData
 
 from bot.commands import COMMANDS
+from bot.ptb_private import DEFAULT_NONE, ODVInput
 from storage.alerts import alerts_by_kind, deliveries_by_status, last_delivery_at
 from storage.db import Database
 from storage.feeds import last_feed_success

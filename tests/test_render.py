@@ -10,6 +10,7 @@ import pytest
 
 from bot.i18n import LANGUAGES, Html, keys, language_for, t
 from bot.render import MESSAGE_LIMIT, link, split_message, utf16_len, visit_status
+from bot.standin import parse_html
 
 IST = ZoneInfo("Europe/Istanbul")
 START, END = dt.date(2025, 11, 24), dt.date(2025, 11, 25)
@@ -91,8 +92,6 @@ def _placeholders(lang: str, key: str) -> set[str]:
 
 def test_a_tag_spanning_lines_is_closed_and_reopened_at_a_cut() -> None:
     """A value with line breaks inside a tag (a multi-line source title) cut between parts."""
-    from bot.standin import parse_html
-
     facts = [f"• fact {i} " + "x" * 300 + " <i>(Ministry press release" for i in range(14)]
     text = "\n".join(f"{fact}\nsecond line of the source)</i>" for fact in facts)
     parts = split_message(text)
@@ -108,7 +107,5 @@ def test_a_tag_spanning_lines_is_closed_and_reopened_at_a_cut() -> None:
 def test_stray_closing_tags_are_dropped() -> None:
     long_line = "y" * 3000
     parts = split_message(f'<a href="https://x.example/{"p" * 200}">label\n{long_line}\nend</a>')
-    from bot.standin import parse_html
-
     for part in parts:
         parse_html(part)

@@ -1,8 +1,12 @@
 """`visitbot console`: the real Application with the terminal as a Telegram chat.
 
-The bot talks to an in-process Bot API stand-in (`bot.standin`) instead of Telegram, so every
-handler, job and alert runs exactly as in production. Typed lines become updates from a local user;
-replies print as plain text; inline buttons print numbered and are pressed by typing the number.
+The bot talks to the in-process Bot API stand-in (the rest of `bot.standin`) instead of
+Telegram, so every handler, job and alert runs exactly as in production. Typed lines become
+updates from a local user; replies print as plain text; inline buttons print numbered and are
+pressed by typing the number.
+
+Unlike the server modules beside it, this module knows the bot (`bot.app`, `bot.config`,
+`bot.services`); the package's `__init__` does not import it.
 """
 
 from __future__ import annotations
