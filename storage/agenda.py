@@ -124,6 +124,14 @@ async def _changed(
     )
 
 
+async def _current_item(tx: AuditedTx, item_id: int) -> sqlite3.Row | None:
+    """The actor's visit's item as it stands, unless it was withdrawn."""
+    return await tx.fetchone(
+        "SELECT * FROM agenda_items WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
+        (item_id, tx.actor.visit_id),
+    )
+
+
 async def add_agenda_item(
     db: Database,
     actor: Actor,
@@ -167,10 +175,7 @@ async def edit_agenda_item(
 ) -> dict[str, Any] | None:
     """Change an item's time, title or place (English) and raise a 'changed' agenda alert."""
     async with audited(db, actor) as tx:
-        row = await tx.fetchone(
-            "SELECT * FROM agenda_items WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
-            (item_id, actor.visit_id),
-        )
+        row = await _current_item(tx, item_id)
         if row is None:
             return None
         titles = json.loads(row["title"])
@@ -202,10 +207,7 @@ async def edit_agenda_item(
 async def delete_agenda_item(db: Database, actor: Actor, item_id: int) -> dict[str, Any] | None:
     """Withdraw an item (kept, marked deleted, so the bundled sync does not bring it back)."""
     async with audited(db, actor) as tx:
-        row = await tx.fetchone(
-            "SELECT * FROM agenda_items WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
-            (item_id, actor.visit_id),
-        )
+        row = await _current_item(tx, item_id)
         if row is None:
             return None
         stamp = to_db_time(actor.now)

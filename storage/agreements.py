@@ -180,6 +180,14 @@ async def write_agreement(
     return Saved(agreement_id, story_id, existing is not None)
 
 
+async def _current_entry(tx: AuditedTx, agreement_id: int) -> sqlite3.Row | None:
+    """The actor's visit's entry as it stands, unless it was removed."""
+    return await tx.fetchone(
+        "SELECT * FROM agreements WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
+        (agreement_id, tx.actor.visit_id),
+    )
+
+
 async def save_agreement(
     db: Database, actor: Actor, fields: AgreementFields, *, story_id: int | None = None
 ) -> Saved:
@@ -203,10 +211,7 @@ async def edit_agreement(
     if column not in EDITABLE:
         raise ValueError(f"not an editable column: {column}")
     async with audited(db, actor) as tx:
-        before = await tx.fetchone(
-            "SELECT * FROM agreements WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
-            (agreement_id, actor.visit_id),
-        )
+        before = await _current_entry(tx, agreement_id)
         if before is None:
             return None
         extra = ""
@@ -276,10 +281,7 @@ async def send_correction(
 async def delete_agreement(db: Database, actor: Actor, agreement_id: int) -> dict[str, Any] | None:
     """Remove an entry; its snapshot, or None when there was none."""
     async with audited(db, actor) as tx:
-        row = await tx.fetchone(
-            "SELECT * FROM agreements WHERE id = ? AND visit_id = ? AND deleted_at IS NULL",
-            (agreement_id, actor.visit_id),
-        )
+        row = await _current_entry(tx, agreement_id)
         if row is None:
             return None
         if row["key"] is None:
