@@ -183,6 +183,29 @@ def test_cli_db_commands_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("suffix", ["-journal", "-wal", "-shm", ".lock"])
+def test_backup_refuses_the_databases_side_files(tmp_path: Path, suffix: str) -> None:
+    """SQLite deletes <db>-wal/-shm (and replays a -journal) on the next start: not a backup."""
+    database = tmp_path / "visitbot.db"
+    asyncio.run(_create(database))
+    target = tmp_path / f"visitbot.db{suffix}"
+    refused = visitbot("db", "backup", str(target), database=database)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"visitbot: {target} is one of the database's own side files (-journal, -wal, -shm, "
+        ".lock); choose another file name"
+    ]
+    assert not target.with_name(target.name + ".partial").exists()
+    with pytest.raises(BackupError, match="side files"):  # a relative spelling is caught too
+        backup_database(database, Path(os.path.relpath(target)))
+    assert check_database(database).ok
+
+
+async def _create(database: Path) -> None:
+    async with await Database.open(database):
+        pass
+
+
 async def test_automatic_backups_keep_the_newest(tmp_path: Path) -> None:
     database = tmp_path / "v.db"
     async with await Database.open(database):
