@@ -1,7 +1,12 @@
 """The `visitbot` command: run | console | scan | db backup|check|migrate.
 
 Configuration problems end in one clear line on stderr and exit status 2, never a traceback;
-an operation that fails (a backup, a check that finds damage) exits with status 1.
+an operation that fails (a backup, a check that finds damage, a damaged database at start-up,
+another visitbot already running on the same database) exits with status 1.
+
+`run`, `console` and `db migrate` hold the database's lock (`storage.lock`) for the life of the
+process, taken before anything touches the file: a second process on the same DATABASE_PATH
+stops with one line instead of delivering the first one's outbox again.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +24,8 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import redact, setup_logging
-from storage.db import DatabaseError
+from storage.db import DatabaseDamaged, DatabaseError, damaged, is_damage
+from storage.lock import AlreadyRunning, DatabaseLock
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -92,7 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _configure_logging(settings, quiet=True)
             from bot.console import run_console
 
+            lock = DatabaseLock(settings.database_path).acquire()
+            asyncio.run(_preflight(settings.database_path))
             asyncio.run(run_console(settings, user_id=args.user_id, language_code=args.language))
+            lock.release()
             return 0
         if args.command == "scan":
             return scan(settings, args.source, as_json=args.json)
@@ -101,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return database_command(
                 settings, args.db_command, args.path if "path" in args else None
             )
+    except AlreadyRunning as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    except DatabaseDamaged as exc:
+        return _fail(damage_message(settings, exc), EXIT_FAILURE)
     except DatabaseError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except KeyboardInterrupt:
@@ -115,6 +129,11 @@ def run(settings: Settings) -> int:
 
     from bot.app import WebhookParams, build_application
 
+    # Held until the process exits (the OS releases it on a crash too): see storage.lock.
+    lock = DatabaseLock(settings.database_path).acquire()
+    # Migrations and a quick integrity check before Telegram is contacted: a damaged file is
+    # reported in one line, not as a traceback out of post_init.
+    asyncio.run(_preflight(settings.database_path))
     app = build_application(settings)
     try:
         # run_polling/run_webhook install SIGINT/SIGTERM handlers and shut down gracefully.
@@ -142,7 +161,35 @@ def run(settings: Settings) -> int:
         return _fail(f"the Bot API refused to start the bot: {exc}", EXIT_FAILURE)
     except OSError as exc:  # a port that is taken or not ours to bind (webhook, ops endpoint)
         return _fail(f"cannot start: {exc}", EXIT_FAILURE)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+        # Damage the start-up check did not see, found by a query in post_init.
+        return _fail(damage_message(settings, damaged(settings.database_path, exc)), EXIT_FAILURE)
+    finally:
+        lock.release()
     return 0
+
+
+async def _preflight(path: Path) -> None:
+    """Open (creating or migrating) the database and quick-check it, then close it again."""
+    from storage.db import Database
+
+    async with await Database.open(path) as db:
+        await db.quick_check()
+
+
+def damage_message(settings: Settings, exc: DatabaseDamaged) -> str:
+    """What is wrong, how to look closer, and where the newest automatic backup is."""
+    from storage.backup import list_backups
+
+    advice = f"{exc}; run visitbot db check {settings.database_path}"
+    if settings.backup_dir is None:
+        return f"{advice} and restore a backup (BACKUP_DIR is not set)"
+    found = list_backups(settings.backup_dir)
+    if not found:
+        return f"{advice}; no automatic backup in {settings.backup_dir}"
+    return f"{advice} and restore the latest backup, {found[-1]} (see README: Backups)"
 
 
 def database_command(settings: Settings, command: str, path: Path | None) -> int:
@@ -167,7 +214,9 @@ def database_command(settings: Settings, command: str, path: Path | None) -> int
                     f"database {settings.database_path} does not exist (visitbot run creates it)",
                     EXIT_FAILURE,
                 )
-            return asyncio.run(_migrate(settings.database_path))
+            # Not under a running bot: it would go on with the schema it started with.
+            with DatabaseLock(settings.database_path):
+                return asyncio.run(_migrate(settings.database_path))
     except BackupError as exc:
         return _fail(str(exc), EXIT_FAILURE)
     return _fail(f"unknown db command {command}", EXIT_CONFIG)
