@@ -23,10 +23,12 @@ from bot.commands import Command, admin_commands, public_commands
 from bot.config import Settings
 from bot.handlers.common import AnyApp
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_for, t
+from bot.inbox import INBOX_KEY, Inbox, InboxApplication, InboxRequest, start_inbox, stop_inbox
 from bot.metrics import METRICS_KEY, CountingRequest, Metrics
 from bot.ops_server import start_ops_server, stop_ops_server
 from bot.ratelimit import FairRateLimiter
 from bot.services import SERVICES_KEY, Clock, Services, system_clock
+from bot.webhook import WebhookConfig, start_webhook_server, stop_webhook_server
 from jobs import backups, delivery, polling, reminders
 from storage.db import Database
 from storage.users import user_language, users_with_choice
@@ -42,6 +44,7 @@ OFFLINE_TOKEN = "0:OFFLINE"
 StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
 ShutdownHook = Callable[[Services], Awaitable[None]]
 STARTUP_HOOKS: list[StartupHook] = [
+    start_inbox,  # replays updates a crash interrupted (they wait in the queue until start)
     polling.start_feed_polling,
     delivery.start_delivery,
     reminders.start_reminders,
@@ -52,6 +55,7 @@ SHUTDOWN_HOOKS: list[ShutdownHook] = [
     polling.stop_feed_polling,
     delivery.stop_delivery,
     stop_ops_server,
+    stop_inbox,
 ]
 # Handler group of the update counter: before every feature's group, and alone in it, so it sees
 # every update and never keeps another handler from running.
@@ -73,6 +77,7 @@ def build_application(
     """
     builder = (
         ApplicationBuilder()
+        .application_class(InboxApplication)
         .token(token or settings.bot_token or OFFLINE_TOKEN)
         .base_url(settings.api_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.visit.timezone))
@@ -86,13 +91,18 @@ def build_application(
     # Every Bot API answer is counted at the request layer (429s included); the defaults mirror
     # ApplicationBuilder's own (a pool of 256 connections, one for getUpdates).
     metrics = Metrics()
+    inbox = Inbox()  # fetched updates are stored before PTB confirms them (bot/inbox.py)
     builder = builder.request(
         CountingRequest(request or HTTPXRequest(connection_pool_size=256), metrics)
     ).get_updates_request(
-        CountingRequest(get_updates_request or HTTPXRequest(connection_pool_size=1), metrics)
+        InboxRequest(
+            CountingRequest(get_updates_request or HTTPXRequest(connection_pool_size=1), metrics),
+            inbox,
+        )
     )
     app = builder.build()
     app.bot_data[METRICS_KEY] = metrics
+    app.bot_data[INBOX_KEY] = inbox
     app.add_handler(TypeHandler(Update, metrics.count_update), group=METRICS_GROUP)
     handlers.register(app)
     return app
@@ -221,7 +231,8 @@ def services_of(app: AnyApp) -> Services:
 async def running(app: AnyApp, *, webhook: WebhookParams | None = None) -> AsyncIterator[AnyApp]:
     """Run `app` inside the current event loop, like `run_polling`/`run_webhook` do.
 
-    Long polling by default; with `webhook`, the updater listens for Telegram's POSTs instead.
+    Long polling by default; with `webhook`, our webhook server (bot/webhook.py) listens for
+    Telegram's POSTs instead.
 
     `run_polling` owns the loop and the signals; the console and the tests need the same
     lifecycle (initialize, post_init, start, polling … stop, shutdown, post_shutdown) in a loop
@@ -236,10 +247,11 @@ async def running(app: AnyApp, *, webhook: WebhookParams | None = None) -> Async
         if webhook is None:
             await app.updater.start_polling(poll_interval=0, timeout=1)
         else:
-            await app.updater.start_webhook(**webhook.kwargs())
+            await start_webhook_server(app, webhook.config())
         try:
             yield app
         finally:
+            await stop_webhook_server(app)
             if app.updater.running:
                 await app.updater.stop()
             if app.running:
@@ -252,10 +264,11 @@ async def running(app: AnyApp, *, webhook: WebhookParams | None = None) -> Async
 
 @dataclass(frozen=True)
 class WebhookParams:
-    """Where the webhook listens and what Telegram is told (`Updater.start_webhook` arguments).
+    """Where the webhook listens and what Telegram is told.
 
-    `secret_token` is sent to Telegram with setWebhook; PTB's webhook server then answers 403 to
-    any request without the matching `X-Telegram-Bot-Api-Secret-Token` header.
+    `secret_token` is sent to Telegram with setWebhook; the webhook server (bot/webhook.py) then
+    answers 403 to any request without the matching `X-Telegram-Bot-Api-Secret-Token` header,
+    before reading its body.
     """
 
     listen: str
@@ -274,6 +287,15 @@ class WebhookParams:
             url_path=settings.webhook_path,
             webhook_url=settings.webhook_url,
             secret_token=settings.webhook_secret,
+        )
+
+    def config(self) -> WebhookConfig:
+        return WebhookConfig(
+            listen=self.listen,
+            port=self.port,
+            url_path=self.url_path,
+            webhook_url=self.webhook_url,
+            secret_token=self.secret_token,
         )
 
     def kwargs(self) -> dict[str, Any]:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -136,7 +138,7 @@ def run(settings: Settings) -> int:
     asyncio.run(_preflight(settings.database_path))
     app = build_application(settings)
     try:
-        # run_polling/run_webhook install SIGINT/SIGTERM handlers and shut down gracefully.
+        # run_polling and serve_webhook stop gracefully on SIGINT/SIGTERM.
         if settings.webhook_url:
             params = WebhookParams.from_settings(settings)
             logging.getLogger(__name__).info(
@@ -146,7 +148,7 @@ def run(settings: Settings) -> int:
                 params.url_path,
                 params.webhook_url,
             )
-            app.run_webhook(**params.kwargs())
+            asyncio.run(serve_webhook(app, params))
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     except InvalidToken:
@@ -169,6 +171,18 @@ def run(settings: Settings) -> int:
     finally:
         lock.release()
     return 0
+
+
+async def serve_webhook(app: Any, params: Any) -> None:
+    """Webhook mode until SIGINT/SIGTERM: our webhook server (bot/webhook.py), not PTB's."""
+    from bot.app import running
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(app, webhook=params):
+        await stop.wait()
 
 
 async def _preflight(path: Path) -> None:

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from bot.logging_setup import redact
 from bot.metrics import CONTENT_TYPE, Metrics, metrics_of
 from bot.services import Services
+from bot.webhook import webhook_server_of
 from storage.db import from_db_time
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,10 @@ async def health_report(app: Any, svc: Services) -> tuple[bool, dict[str, Any]]:
     job_queue = app.job_queue
     scheduler_running = bool(job_queue is not None and job_queue.scheduler.running)
     checks["job_queue"] = {"ok": scheduler_running}
-    updater_running = bool(app.updater is not None and app.updater.running)
+    webhook = webhook_server_of(app)
+    updater_running = bool(app.updater is not None and app.updater.running) or bool(
+        webhook is not None and webhook.running
+    )
     checks["updater"] = {"ok": updater_running}
 
     now = svc.now()
