@@ -19,10 +19,12 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import handlers
 from bot.config import Settings
+from bot.inbox import INBOX_KEY, Inbox, InboxApplication, InboxRequest
 from bot.lifecycle import SHUTDOWN_HOOKS, STARTUP_HOOKS
 from bot.menus import publish_commands
 from bot.metrics import METRICS_KEY, CountingRequest, Metrics
 from bot.services import SERVICES_KEY, AnyApp, Services, services_of, system_clock
+from bot.webhook import WebhookConfig, start_webhook_server, stop_webhook_server
 from jobs.ratelimit import FairRateLimiter
 from storage.db import Clock, Database
 from storage.visitdata import sync_visit
@@ -52,6 +54,7 @@ def build_application(
     """
     builder = (
         ApplicationBuilder()
+        .application_class(InboxApplication)
         .token(token or settings.bot_token or OFFLINE_TOKEN)
         .base_url(settings.api_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.visit.timezone))
@@ -65,13 +68,18 @@ def build_application(
     # Every Bot API answer is counted at the request layer (429s included); the defaults mirror
     # ApplicationBuilder's own (a pool of 256 connections, one for getUpdates).
     metrics = Metrics()
+    inbox = Inbox()  # fetched updates are stored before PTB confirms them (bot/inbox.py)
     builder = builder.request(
         CountingRequest(request or HTTPXRequest(connection_pool_size=256), metrics)
     ).get_updates_request(
-        CountingRequest(get_updates_request or HTTPXRequest(connection_pool_size=1), metrics)
+        InboxRequest(
+            CountingRequest(get_updates_request or HTTPXRequest(connection_pool_size=1), metrics),
+            inbox,
+        )
     )
     app = builder.build()
     app.bot_data[METRICS_KEY] = metrics
+    app.bot_data[INBOX_KEY] = inbox
     app.add_handler(TypeHandler(Update, metrics.count_update), group=METRICS_GROUP)
     handlers.register(app)
     return app
@@ -114,7 +122,8 @@ async def _post_shutdown(app: AnyApp) -> None:
 async def running(app: AnyApp, *, webhook: WebhookParams | None = None) -> AsyncIterator[AnyApp]:
     """Run `app` inside the current event loop, like `run_polling`/`run_webhook` do.
 
-    Long polling by default; with `webhook`, the updater listens for Telegram's POSTs instead.
+    Long polling by default; with `webhook`, our webhook server (bot/webhook.py) listens for
+    Telegram's POSTs instead.
 
     `run_polling` owns the loop and the signals; the console and the tests need the same
     lifecycle (initialize, post_init, start, polling … stop, shutdown, post_shutdown) in a loop
@@ -129,10 +138,11 @@ async def running(app: AnyApp, *, webhook: WebhookParams | None = None) -> Async
         if webhook is None:
             await app.updater.start_polling(poll_interval=0, timeout=1)
         else:
-            await app.updater.start_webhook(**webhook.kwargs())
+            await start_webhook_server(app, webhook.config())
         try:
             yield app
         finally:
+            await stop_webhook_server(app)
             if app.updater.running:
                 await app.updater.stop()
             if app.running:
@@ -145,10 +155,11 @@ async def running(app: AnyApp, *, webhook: WebhookParams | None = None) -> Async
 
 @dataclass(frozen=True)
 class WebhookParams:
-    """Where the webhook listens and what Telegram is told (`Updater.start_webhook` arguments).
+    """Where the webhook listens and what Telegram is told.
 
-    `secret_token` is sent to Telegram with setWebhook; PTB's webhook server then answers 403 to
-    any request without the matching `X-Telegram-Bot-Api-Secret-Token` header.
+    `secret_token` is sent to Telegram with setWebhook; the webhook server (bot/webhook.py) then
+    answers 403 to any request without the matching `X-Telegram-Bot-Api-Secret-Token` header,
+    before reading its body.
     """
 
     listen: str
@@ -167,6 +178,15 @@ class WebhookParams:
             url_path=settings.webhook_path,
             webhook_url=settings.webhook_url,
             secret_token=settings.webhook_secret,
+        )
+
+    def config(self) -> WebhookConfig:
+        return WebhookConfig(
+            listen=self.listen,
+            port=self.port,
+            url_path=self.url_path,
+            webhook_url=self.webhook_url,
+            secret_token=self.secret_token,
         )
 
     def kwargs(self) -> dict[str, Any]:

@@ -1,7 +1,12 @@
 """The `visitbot` command: run | console | scan | db backup|check|migrate.
 
 Configuration problems end in one clear line on stderr and exit status 2, never a traceback;
-an operation that fails (a backup, a check that finds damage) exits with status 1.
+an operation that fails (a backup, a check that finds damage, a damaged database at start-up,
+another visitbot already running on the same database) exits with status 1.
+
+`run`, `console` and `db migrate` hold the database's lock (`storage.lock`) for the life of the
+process, taken before anything touches the file: a second process on the same DATABASE_PATH
+stops with one line instead of delivering the first one's outbox again.
 """
 
 from __future__ import annotations
@@ -9,16 +14,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import redact, setup_logging
-from storage.db import DatabaseError
+from storage.db import DatabaseDamaged, DatabaseError, damaged, is_damage
+from storage.lock import AlreadyRunning, DatabaseLock
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -94,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # stand-in, which the other commands do not need (CLI start-up time).
             from bot.standin.console import run_console
 
+            lock = DatabaseLock(settings.database_path).acquire()
+            asyncio.run(_preflight(settings.database_path))
             asyncio.run(run_console(settings, user_id=args.user_id, language_code=args.language))
+            lock.release()
             return 0
         if args.command == "scan":
             return scan(settings, args.source, as_json=args.json)
@@ -103,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return database_command(
                 settings, args.db_command, args.path if "path" in args else None
             )
+    except AlreadyRunning as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    except DatabaseDamaged as exc:
+        return _fail(damage_message(settings, exc), EXIT_FAILURE)
     except DatabaseError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     except KeyboardInterrupt:
@@ -117,9 +133,14 @@ def run(settings: Settings) -> int:
 
     from bot.app import WebhookParams, build_application
 
+    # Held until the process exits (the OS releases it on a crash too): see storage.lock.
+    lock = DatabaseLock(settings.database_path).acquire()
+    # Migrations and a quick integrity check before Telegram is contacted: a damaged file is
+    # reported in one line, not as a traceback out of post_init.
+    asyncio.run(_preflight(settings.database_path))
     app = build_application(settings)
     try:
-        # run_polling/run_webhook install SIGINT/SIGTERM handlers and shut down gracefully.
+        # run_polling and serve_webhook stop gracefully on SIGINT/SIGTERM.
         if settings.webhook_url:
             params = WebhookParams.from_settings(settings)
             logging.getLogger(__name__).info(
@@ -129,7 +150,7 @@ def run(settings: Settings) -> int:
                 params.url_path,
                 params.webhook_url,
             )
-            app.run_webhook(**params.kwargs())
+            asyncio.run(serve_webhook(app, params))
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     except InvalidToken:
@@ -144,7 +165,47 @@ def run(settings: Settings) -> int:
         return _fail(f"the Bot API refused to start the bot: {exc}", EXIT_FAILURE)
     except OSError as exc:  # a port that is taken or not ours to bind (webhook, ops endpoint)
         return _fail(f"cannot start: {exc}", EXIT_FAILURE)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+        # Damage the start-up check did not see, found by a query in post_init.
+        return _fail(damage_message(settings, damaged(settings.database_path, exc)), EXIT_FAILURE)
+    finally:
+        lock.release()
     return 0
+
+
+async def serve_webhook(app: Any, params: Any) -> None:
+    """Webhook mode until SIGINT/SIGTERM: our webhook server (bot/webhook.py), not PTB's."""
+    from bot.app import running
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(app, webhook=params):
+        await stop.wait()
+
+
+async def _preflight(path: Path) -> None:
+    """Open (creating or migrating) the database and quick-check it, then close it again."""
+    from storage.db import Database
+
+    async with await Database.open(path) as db:
+        await db.quick_check()
+
+
+def damage_message(settings: Settings, exc: DatabaseDamaged) -> str:
+    """What is wrong, how to look closer, and where the newest automatic backup is."""
+    from storage.backup import list_backups
+
+    advice = f"{exc}; run visitbot db check {settings.database_path}"
+    if settings.backup_dir is None:
+        return f"{advice} and restore a backup (BACKUP_DIR is not set)"
+    found = list_backups(settings.backup_dir)
+    if not found:
+        return f"{advice}; no automatic backup in {settings.backup_dir}"
+    return f"{advice} and restore the latest backup, {found[-1]} (see README: Backups)"
 
 
 def database_command(settings: Settings, command: str, path: Path | None) -> int:
@@ -169,7 +230,9 @@ def database_command(settings: Settings, command: str, path: Path | None) -> int
                     f"database {settings.database_path} does not exist (visitbot run creates it)",
                     EXIT_FAILURE,
                 )
-            return asyncio.run(_migrate(settings.database_path))
+            # Not under a running bot: it would go on with the schema it started with.
+            with DatabaseLock(settings.database_path):
+                return asyncio.run(_migrate(settings.database_path))
     except BackupError as exc:
         return _fail(str(exc), EXIT_FAILURE)
     return _fail(f"unknown db command {command}", EXIT_CONFIG)

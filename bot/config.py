@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from storage.visit import Visit, VisitFileError, load_visit
 
@@ -30,6 +30,10 @@ LOG_FORMATS = ("text", "keyvalue", "json")
 # Telegram's rule for setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# Whole numbers and decimals in ASCII only: int() and float() also accept other scripts' digits
+# ("٨٠٨٠"), which an operator never means and a log reader cannot check.
+_WHOLE = re.compile(r"^[0-9]{1,18}$")
+_DECIMAL = re.compile(r"^([0-9]{1,9}(\.[0-9]{0,9})?|\.[0-9]{1,9})$")
 
 
 class ConfigError(ValueError):
@@ -108,7 +112,8 @@ def load_settings(
         or DEFAULT_API_BASE_URL,
         admin_ids=_admin_ids(get("ADMIN_IDS")),
         database_path=database_path,
-        feed_urls=_feed_urls(get("FEED_URLS")),
+        # Set but empty means "no feeds"; only an unset FEED_URLS keeps the built-in list.
+        feed_urls=_feed_urls(env.get("FEED_URLS")),
         poll_interval_seconds=_interval(get("POLL_INTERVAL_SECONDS")),
         visit_file=Path(v) if (v := get("VISIT_FILE")) else None,
         log_level=_log_level(get("LOG_LEVEL")),
@@ -123,7 +128,7 @@ def _production(get: Callable[[str], str | None]) -> dict[str, Any]:
     webhook_url = get("WEBHOOK_URL")
     secret = get("WEBHOOK_SECRET")
     if webhook_url is not None:
-        parts = urlsplit(webhook_url)
+        parts = _split("WEBHOOK_URL", webhook_url)
         if parts.scheme != "https" or not parts.netloc:
             raise ConfigError(
                 f"WEBHOOK_URL must be an https:// URL (Telegram only calls HTTPS webhooks), "
@@ -181,10 +186,7 @@ def _host(name: str, value: str | None) -> str | None:
 def _port(name: str, value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        port = int(value)
-    except ValueError:
-        port = 0
+    port = int(value) if _WHOLE.match(value) else 0
     if not 1 <= port <= 65535:
         raise ConfigError(f"{name} must be a TCP port number from 1 to 65535, got {value!r}")
     return port
@@ -193,11 +195,8 @@ def _port(name: str, value: str | None) -> int | None:
 def _hours(value: str | None) -> float:
     if value is None:
         return DEFAULT_BACKUP_INTERVAL_HOURS
-    try:
-        hours = float(value)
-    except ValueError:
-        hours = -1.0
-    if not 0 < hours <= 24 * 366:  # also rejects nan and inf
+    hours = float(value) if _DECIMAL.match(value) else -1.0
+    if not 0 < hours <= 24 * 366:
         raise ConfigError(f"BACKUP_INTERVAL_HOURS must be a number of hours > 0, got {value!r}")
     return hours
 
@@ -205,19 +204,26 @@ def _hours(value: str | None) -> float:
 def _keep(value: str | None) -> int:
     if value is None:
         return DEFAULT_BACKUP_KEEP
-    try:
-        keep = int(value)
-    except ValueError:
-        keep = 0
+    keep = int(value) if _WHOLE.match(value) else 0
     if keep < 1:
         raise ConfigError(f"BACKUP_KEEP must be a whole number of backups >= 1, got {value!r}")
     return keep
 
 
+def _split(name: str, value: str) -> SplitResult:
+    """`urlsplit` whose ValueErrors (`http://[::1`, a port of 99999) name the variable."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port is what raises for a bad one
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not a valid URL ({exc}), got {value!r}") from None
+    return parts
+
+
 def _url(name: str, value: str | None) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value)
+    parts = _split(name, value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
     return value
@@ -231,16 +237,16 @@ def _admin_ids(value: str | None) -> frozenset[int]:
         part = part.strip()
         if not part:
             continue
-        try:
-            ids.add(int(part))
-        except ValueError:
+        if not _WHOLE.match(part):
             raise ConfigError(
                 f"ADMIN_IDS must be comma-separated numeric Telegram user ids, got {part!r}"
-            ) from None
+            )
+        ids.add(int(part))
     return frozenset(ids)
 
 
 def _feed_urls(value: str | None) -> tuple[str, ...] | None:
+    """None (unset) keeps the built-in feeds; set but empty is an operator's "no feeds"."""
     if value is None:
         return None
     urls = tuple(u.strip() for u in value.replace("\n", ",").split(",") if u.strip())
@@ -252,12 +258,11 @@ def _feed_urls(value: str | None) -> tuple[str, ...] | None:
 def _interval(value: str | None) -> int:
     if value is None:
         return DEFAULT_POLL_INTERVAL
-    try:
-        seconds = int(value)
-    except ValueError:
+    if not _WHOLE.match(value.removeprefix("-")):
         raise ConfigError(
             f"POLL_INTERVAL_SECONDS must be a whole number of seconds >= 1, got {value!r}"
-        ) from None
+        )
+    seconds = int(value)
     if seconds < 1:
         raise ConfigError(f"POLL_INTERVAL_SECONDS must be >= 1, got {seconds}")
     return seconds

@@ -19,6 +19,7 @@ from telegram.ext import JobQueue
 from bot.alert_render import ChatAlertRenderer
 from bot.handlers.review import notify_admins_of_story
 from bot.i18n import t
+from bot.inbox import PRUNE_INTERVAL_SECONDS, PRUNE_JOB_NAME, inbox_of, prune, replay_unhandled
 from bot.metrics import metrics_of
 from bot.notify import notify_admins
 from bot.ops_server import OpsServer
@@ -42,6 +43,33 @@ def _job_queue(app: AnyApp) -> JobQueue[Any]:
     if app.job_queue is None:  # installed with python-telegram-bot[job-queue]
         raise RuntimeError("the JobQueue is missing: install python-telegram-bot[job-queue]")
     return app.job_queue
+
+
+async def start_inbox(app: AnyApp, svc: Services) -> None:
+    """Attach the update inbox, replay what a crash interrupted, prune it regularly."""
+    inbox = inbox_of(app)
+    if inbox is None:
+        return
+    inbox.attach(svc.db, svc.clock)
+    svc.inbox = inbox
+    await prune(inbox, svc.now())
+    await replay_unhandled(app, inbox, svc.now())
+
+    async def prune_job(context: object) -> None:
+        await prune(inbox, svc.now())
+
+    _job_queue(app).run_repeating(
+        prune_job,
+        interval=PRUNE_INTERVAL_SECONDS,
+        first=PRUNE_INTERVAL_SECONDS,
+        name=PRUNE_JOB_NAME,
+    )
+
+
+async def stop_inbox(svc: Services) -> None:
+    """Nothing is stored or marked once the database is about to close."""
+    if svc.inbox is not None:
+        svc.inbox.detach()
 
 
 async def start_feed_polling(app: AnyApp, svc: Services) -> None:
@@ -150,6 +178,7 @@ async def stop_ops_server(svc: Services) -> None:
 
 
 STARTUP_HOOKS: list[StartupHook] = [
+    start_inbox,  # replays updates a crash interrupted (they wait in the queue until start)
     start_feed_polling,
     start_delivery,
     start_reminders,
@@ -160,4 +189,5 @@ SHUTDOWN_HOOKS: list[ShutdownHook] = [  # run in reverse
     stop_feed_polling,
     stop_delivery,
     stop_ops_server,
+    stop_inbox,
 ]

@@ -12,7 +12,9 @@ so every formatter (ours or a later one) writes redacted output.
 
 Besides the configured secrets (BOT_TOKEN, WEBHOOK_SECRET) anything shaped like a token in a Bot
 API URL path (`/bot123456:AA...`) is redacted too, so a token from another source (an old
-.env, a test) does not leak either.
+.env, a test) does not leak either. So are the credentials of any URL
+(`https://user:password@host/feed` becomes `https://[REDACTED]@host/feed`): feed URLs come from
+FEED_URLS and /addfeed and appear in poll logs and error messages.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # /bot<id>:<secret> in a URL path, and bare tokens as @BotFather issues them.
 _URL_TOKEN = re.compile(r"(/bot)\d+:[A-Za-z0-9_-]+")
 _BARE_TOKEN = re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}")
+# scheme://userinfo@ of any URL; userinfo stops at the first character that ends an authority.
+_URL_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@\[\]]+@")
 # Libraries whose routine chatter is not worth an operator's attention at INFO.
 QUIETENED = ("httpx", "httpcore", "apscheduler", "hpack")
 
@@ -38,11 +42,12 @@ _secrets: tuple[str, ...] = ()
 
 
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:
-    """`text` without the secrets and without anything shaped like a bot token."""
+    """`text` without the secrets, URL credentials and anything shaped like a bot token."""
     for secret in _secrets if secrets is None else secrets:
         if secret:
             text = text.replace(secret, REDACTED)
     text = _URL_TOKEN.sub(rf"\1{REDACTED}", text)
+    text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
     return _BARE_TOKEN.sub(REDACTED, text)
 
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from bot.logging_setup import redact
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
+from bot.webhook import webhook_server_of
 from storage.alerts import last_delivery_at
 from storage.db import to_db_time
 from storage.feeds import last_feed_success
@@ -66,7 +67,10 @@ async def health_report(app: Any, svc: Services) -> tuple[bool, dict[str, Any]]:
     job_queue = app.job_queue
     scheduler_running = bool(job_queue is not None and job_queue.scheduler.running)
     checks["job_queue"] = {"ok": scheduler_running}
-    updater_running = bool(app.updater is not None and app.updater.running)
+    webhook = webhook_server_of(app)
+    updater_running = bool(app.updater is not None and app.updater.running) or bool(
+        webhook is not None and webhook.running
+    )
     checks["updater"] = {"ok": updater_running}
 
     now = svc.now()
@@ -107,6 +111,11 @@ class OpsServer:
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
+        # The connection handlers still running; `stop` ends them. asyncio's Server.close does
+        # not, and a handler left waiting for a slow client's headers when the loop closes is
+        # reported as "Task was destroyed but it is pending!", one per connection.
+        self._connections: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def start(self) -> None:
         try:
@@ -124,11 +133,20 @@ class OpsServer:
 
     async def stop(self) -> None:
         if self._server is not None:
+            self._stopping = True
             self._server.close()
+            open_now = list(self._connections)
+            for task in open_now:
+                task.cancel()
+            await asyncio.gather(*open_now, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
         try:
             status, content_type, body, head = await asyncio.wait_for(
                 self._answer(reader), READ_TIMEOUT_SECONDS + DB_TIMEOUT_SECONDS * 4
@@ -146,6 +164,12 @@ class OpsServer:
             await writer.drain()
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             pass  # a client that vanished or dawdled gets nothing
+        except asyncio.CancelledError:
+            # `stop` ends a connection by cancelling its handler. The handler then ends
+            # normally: Python 3.11's stream server reports a handler task that ends cancelled
+            # as an error ("Exception in callback ... CancelledError").
+            if not self._stopping:
+                raise
         except Exception:
             log.exception("ops endpoint failed to answer")
         finally:

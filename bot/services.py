@@ -18,6 +18,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot.config import Settings
 from bot.i18n import DEFAULT_LANGUAGE, resolve_language
+from bot.inbox import Inbox
 from jobs.delivery import DeliveryWorker
 from jobs.polling import Poller
 from jobs.reminders import Reminders
@@ -93,6 +94,7 @@ class Services:
     delivery: DeliveryWorker | None = None
     reminders: Reminders | None = None
     ops: Lifecycle | None = None
+    inbox: Inbox | None = None
     recent_users: RecentUsers = field(default_factory=RecentUsers)
     _last_admin_notice: float = field(default=0.0, repr=False)
 

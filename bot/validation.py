@@ -90,7 +90,11 @@ def parse_url(value: str) -> str:
     """An absolute http(s) URL with a host; anything else (javascript:, ftp:, bare words) fails."""
     url = value.strip()
     check_length("url", url, URL_MAX)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a bad port ("x:99999") only raises when it is read
+    except ValueError:  # "http://[::1": an unclosed IPv6 bracket, a bad port
+        raise ValidationError("validation.bad_url", value=value) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in url:
         raise ValidationError("validation.bad_url", value=value)
     return url

@@ -32,7 +32,7 @@ import re
 import socket
 import time
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -41,6 +41,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import feedparser  # type: ignore[import-untyped]
+import httpcore
 import httpx
 
 __all__ = [
@@ -189,62 +190,186 @@ def make_client(
     *,
     connect_timeout: float = 10.0,
     read_timeout: float = 20.0,
+    resolver: Resolver | None = None,
 ) -> httpx.AsyncClient:
     """The app's one HTTP client for feeds; the caller owns it and must close it.
 
-    Redirects are followed (feeds move) but at most 5 deep, so a loop fails fast.
+    Redirects are followed (feeds move) but at most 5 deep, so a loop fails fast. Requests made
+    with ``public_only`` go through `GuardedTransport`: resolved once, every address checked, and
+    the connection made to a checked address. `resolver` replaces DNS (tests).
     """
+    resolve = resolver or system_resolver
     return httpx.AsyncClient(
-        transport=transport,
+        transport=transport or GuardedTransport(resolve),
         headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=10.0, pool=10.0),
         follow_redirects=True,
         max_redirects=5,
-        event_hooks={"request": [_refuse_private_hosts]},
+        event_hooks={"request": [_refuse_private_hosts(resolve)]},
     )
 
 
 # --- which hosts a feed may point at ---------------------------------------------------------
 
 PUBLIC_ONLY = "visitbot_public_only"
-"""Request extension: refuse hosts that resolve to non-public addresses. httpx copies a
-request's extensions to the requests of its redirects, and runs request hooks for each of them,
-so a public feed cannot redirect the fetch to an internal address."""
+"""Request extension: only public addresses. httpx copies a request's extensions to the requests
+of its redirects, so a public feed cannot redirect the fetch to an internal address either."""
+
+Resolver = Callable[[str], Awaitable[list[str]]]
+"""A host name to its addresses (as text), in the order to try them."""
+
+# NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address it reaches.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Deprecated IPv4-compatible addresses (::a.b.c.d), still routed by some stacks.
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+async def system_resolver(host: str) -> list[str]:
+    """The operating system's answer for `host` (an IP literal is its own answer)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def forbidden_address(address: str) -> bool:
-    """Private, loopback, link-local and other non-public addresses a feed must not point at."""
+    """Any address that is not plainly on the public internet, by one complete rule.
+
+    The standard library's `is_global` (which also covers carrier-grade NAT 100.64.0.0/10,
+    used by cloud metadata services and VPNs), plus what it lets through: multicast, the
+    deprecated site-local fec0::/10, and IPv6 addresses that carry an IPv4 address inside
+    (mapped, IPv4-compatible, 6to4 2002::/16, Teredo, NAT64 64:ff9b::/96), whose embedded
+    address must pass the same rule.
+    """
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    if not ip.is_global or ip.is_multicast:
+        return True
+    if isinstance(ip, ipaddress.IPv4Address):
+        return False
+    if ip.is_site_local:
+        return True
+    embedded: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        embedded.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        embedded.append(ip.sixtofour)
+    if ip.teredo is not None:
+        embedded.extend(ip.teredo)  # (server, client)
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return any(forbidden_address(str(v4)) for v4 in embedded)
 
 
-async def resolves_publicly(host: str) -> bool:
+async def resolves_publicly(host: str, resolver: Resolver | None = None) -> bool:
     """True when `host` resolves, and only to public addresses."""
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        addresses = await (resolver or system_resolver)(host)
     except (OSError, UnicodeError):
         return False
-    return bool(infos) and not any(forbidden_address(str(info[4][0])) for info in infos)
+    return bool(addresses) and not any(forbidden_address(a) for a in addresses)
 
 
-async def _refuse_private_hosts(request: httpx.Request) -> None:
-    if request.extensions.get(PUBLIC_ONLY) and not await resolves_publicly(request.url.host):
-        raise FetchError(
-            f"refused: {request.url.host} is not a public address (private, loopback or link-local)"
+def _refused(host: str) -> FetchError:
+    return FetchError(f"refused: {host} is not a public address (private, loopback or link-local)")
+
+
+def _refuse_private_hosts(resolver: Resolver) -> Callable[[httpx.Request], Awaitable[None]]:
+    """Request hook: the name check, before httpx picks a connection.
+
+    `GuardedTransport` checks again the addresses it connects to, which is what defeats DNS
+    rebinding; this early check also covers requests httpx sends another way (a proxy from the
+    environment, a transport handed in by a test).
+    """
+
+    async def hook(request: httpx.Request) -> None:
+        if request.extensions.get(PUBLIC_ONLY) and not await resolves_publicly(
+            request.url.host, resolver
+        ):
+            raise _refused(request.url.host)
+
+    return hook
+
+
+class PinningBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network layer, resolving each host once and connecting to a checked address.
+
+    httpcore hands `connect_tcp` the URL's host; it keeps that host for the Host header and
+    for TLS (SNI and the certificate check), so only the socket goes to the pinned address.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self._resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await self._resolver(host)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} has no address")
+        if any(forbidden_address(a) for a in addresses):
+            raise _refused(host)
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("feeds are fetched over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Two connection pools: trusted feeds (plain httpx), and `PUBLIC_ONLY` requests.
+
+    Separate pools, so a connection opened for an operator's feed (which may be internal) is
+    never reused for an admin's feed, and every public-only connection was made by
+    `PinningBackend` to an address it checked.
+    """
+
+    def __init__(self, resolver: Resolver) -> None:
+        self._trusted = httpx.AsyncHTTPTransport()
+        self._public = httpx.AsyncHTTPTransport()
+        # httpx has no setting for httpcore's network backend; its pool is swapped for one with
+        # the same defaults and ours (httpx's handle_async_request only uses `_pool`).
+        self._public._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=PinningBackend(resolver),
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pool = self._public if request.extensions.get(PUBLIC_ONLY) else self._trusted
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._trusted.aclose()
+        await self._public.aclose()
 
 
 async def fetch_feed(

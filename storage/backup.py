@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storage.db import migrations
+from storage.lock import LOCK_SUFFIX
 
 BUSY_TIMEOUT_SECONDS = 30.0
+SQLITE_SUFFIXES = ("-journal", "-wal", "-shm")
 BACKUP_NAME = re.compile(r"^visitbot-(\d{8}T\d{6}(?:\d{6})?Z)\.db$")
 
 
@@ -90,6 +92,14 @@ def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def side_files(database: Path) -> set[Path]:
+    """The files next to a database that SQLite or visitbot own: never a backup's name."""
+    resolved = Path(database).resolve()
+    return {
+        resolved.with_name(resolved.name + suffix) for suffix in (*SQLITE_SUFFIXES, LOCK_SUFFIX)
+    }
+
+
 def check_database(path: Path) -> CheckReport:
     """Integrity check and migration state, without writing to the file."""
     path = Path(path)
@@ -128,6 +138,13 @@ def backup_database(source: Path, dest: Path) -> CheckReport:
         raise BackupError(f"{dest} already exists; choose a new file name")
     if source.resolve() == dest.resolve():
         raise BackupError("the backup must be a different file from the database")
+    if dest.resolve() in side_files(source):
+        # SQLite deletes (or worse, replays) <db>-journal, -wal and -shm when it next opens the
+        # database, and the lock file belongs to the running bot.
+        raise BackupError(
+            f"{dest} is one of the database's own side files (-journal, -wal, -shm, .lock); "
+            "choose another file name"
+        )
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

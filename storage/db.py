@@ -37,6 +37,32 @@ class DatabaseError(RuntimeError):
 Clock = Callable[[], dt.datetime]
 
 
+class DatabaseDamaged(DatabaseError):
+    """The file is not a SQLite database, or a damaged one (truncated, overwritten).
+
+    Apart from the other `DatabaseError`s because the remedy differs: not a setting to change but
+    a file to check (`visitbot db check`) and restore from a backup.
+    """
+
+
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def is_damage(exc: BaseException) -> bool:
+    """A SQLite error that means the file itself is broken (not a lock or a full disk)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.DatabaseError)
+        and isinstance(code, int)
+        and (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB))
+    )
+
+
+def damaged(path: Path | str, exc: BaseException | str) -> DatabaseDamaged:
+    return DatabaseDamaged(f"database {path} is damaged: {exc}")
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -123,6 +149,11 @@ class Database:
             await conn.execute("PRAGMA synchronous = NORMAL")
             if migrate:
                 await db.migrate()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            if is_damage(exc):
+                raise damaged(path, exc) from exc
+            raise DatabaseError(f"cannot open database {path}: {exc}") from exc
         except BaseException:
             await conn.close()
             raise
@@ -176,6 +207,8 @@ class Database:
                 except sqlite3.Error as exc:
                     if self._conn.in_transaction:
                         await self._conn.rollback()
+                    if is_damage(exc):
+                        raise damaged(self.path, exc) from exc
                     raise DatabaseError(f"migration {name} failed: {exc}") from exc
                 log.info("applied migration %s", name)
                 applied.append(version)
@@ -219,3 +252,19 @@ class Database:
 
     async def integrity_check(self) -> str:
         return str(await self.fetchval("PRAGMA integrity_check"))
+
+    async def quick_check(self) -> None:
+        """`PRAGMA quick_check` (the cheaper integrity check); `DatabaseDamaged` unless ok.
+
+        Run at start-up: a truncated file can open and migrate fine and fail only later, at
+        whichever query first reads a missing page.
+        """
+        try:
+            rows = await self.fetchall("PRAGMA quick_check")
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise damaged(self.path, exc) from exc
+            raise
+        problems = [str(r[0]) for r in rows]
+        if problems != ["ok"]:
+            raise damaged(self.path, " ".join(problems[0].split()))

@@ -110,6 +110,8 @@ async def test_private_addresses_are_refused_by_default(bot: BotHarness, url: st
         ("ftp://example.com/feed.xml", "not a web address"),
         ("file:///etc/passwd", "not a web address"),
         ("example.com/rss", "not a web address"),
+        ("http://[::1", "not a web address"),  # urlsplit raises: not the generic error
+        ("http://example.com:99999/rss", "not a web address"),
     ],
 )
 async def test_addfeed_validation(bot: BotHarness, arguments: str, expected: str) -> None:

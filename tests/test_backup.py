@@ -183,6 +183,29 @@ def test_cli_db_commands_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("suffix", ["-journal", "-wal", "-shm", ".lock"])
+def test_backup_refuses_the_databases_side_files(tmp_path: Path, suffix: str) -> None:
+    """SQLite deletes <db>-wal/-shm (and replays a -journal) on the next start: not a backup."""
+    database = tmp_path / "visitbot.db"
+    asyncio.run(_create(database))
+    target = tmp_path / f"visitbot.db{suffix}"
+    refused = visitbot("db", "backup", str(target), database=database)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"visitbot: {target} is one of the database's own side files (-journal, -wal, -shm, "
+        ".lock); choose another file name"
+    ]
+    assert not target.with_name(target.name + ".partial").exists()
+    with pytest.raises(BackupError, match="side files"):  # a relative spelling is caught too
+        backup_database(database, Path(os.path.relpath(target)))
+    assert check_database(database).ok
+
+
+async def _create(database: Path) -> None:
+    async with await Database.open(database):
+        pass
+
+
 async def test_automatic_backups_keep_the_newest(tmp_path: Path) -> None:
     database = tmp_path / "v.db"
     async with await Database.open(database):
@@ -225,3 +248,48 @@ async def test_backup_job_is_off_by_default_and_runs_when_configured(
         await job.run(app)
         (made,) = list_backups(tmp_path / "auto")
         assert check_database(made).ok
+
+
+def _truncate(database: Path) -> None:
+    """A database with a few hundred KB of rows, cut in half on disk (a full disk, a bad copy)."""
+    import sqlite3
+
+    asyncio.run(_create(database))
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE filler (x TEXT)")
+        conn.executemany("INSERT INTO filler VALUES (?)", [("z" * 300,)] * 2000)
+    size = database.stat().st_size
+    with open(database, "r+b") as handle:
+        handle.truncate(size // 2)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_run_on_a_damaged_database_is_one_line_pointing_at_check_and_backup(
+    tmp_path: Path, damage: str
+) -> None:
+    database = tmp_path / "data" / "visitbot.db"
+    database.parent.mkdir()
+    backups = tmp_path / "backups"
+    asyncio.run(_create(tmp_path / "good.db"))
+    for name in ("visitbot-20251124T000000Z.db", "visitbot-20251125T000000Z.db"):
+        made = visitbot("db", "backup", str(backups / name), database=tmp_path / "good.db")
+        assert made.returncode == 0, made.stderr
+    if damage == "garbage":
+        database.write_bytes(b"\x00garbage, not a database\n" * 500)
+    else:
+        _truncate(database)
+    reason = "file is not a database" if damage == "garbage" else "malformed"
+    env = {"BOT_TOKEN": "1:x", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot"}
+    result = visitbot("run", database=database, BACKUP_DIR=str(backups), **env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"visitbot: database {database} is damaged: ")
+    assert reason in lines[0]
+    assert f"run visitbot db check {database}" in lines[0]
+    assert f"restore the latest backup, {backups / 'visitbot-20251125T000000Z.db'}" in lines[0]
+    unset = visitbot("run", database=database, BACKUP_DIR="", **env)
+    assert unset.returncode == 1 and len(unset.stderr.strip().splitlines()) == 1
+    assert unset.stderr.strip().endswith("restore a backup (BACKUP_DIR is not set)")
+    console = visitbot("console", database=database, BACKUP_DIR="")
+    assert console.returncode == 1 and console.stderr == unset.stderr

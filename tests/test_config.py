@@ -58,11 +58,36 @@ def test_feed_urls_are_split_and_checked() -> None:
         ("VISIT_FILE", "/nonexistent/visit.toml", "VISIT_FILE"),
         ("TELEGRAM_API_BASE_URL", "telegram", "TELEGRAM_API_BASE_URL"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("TELEGRAM_API_BASE_URL", "http://[::1", "TELEGRAM_API_BASE_URL"),
+        ("FEED_URLS", "https://a.example/rss,http://[::1", "FEED_URLS"),
+        ("FEED_URLS", "http://a.example:70000/rss", "FEED_URLS"),
+        # int() accepts every script's digits; an operator's port is ASCII 0-9 only.
+        ("OPS_PORT", "\u0668\u0660\u0668\u0660", "OPS_PORT"),
+        ("WEBHOOK_PORT", "\uff18\uff14\uff14\uff13", "WEBHOOK_PORT"),
+        ("OPS_PORT", "+8080", "OPS_PORT"),
+        ("BACKUP_KEEP", "\u0667", "BACKUP_KEEP"),
+        ("BACKUP_INTERVAL_HOURS", "\u0661\u0662", "BACKUP_INTERVAL_HOURS"),
+        ("POLL_INTERVAL_SECONDS", "\u0663\u0660\u0660", "POLL_INTERVAL_SECONDS"),
+        ("ADMIN_IDS", "\u0661\u0662\u0663", "ADMIN_IDS"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         load_settings(environ={name: value}, dotenv=None)
+
+
+def test_ascii_ports_are_accepted() -> None:
+    settings = load_settings(environ={"OPS_PORT": "8080", "WEBHOOK_PORT": "8443"}, dotenv=None)
+    assert (settings.ops_port, settings.webhook_port) == (8080, 8443)
+
+
+def test_empty_feed_urls_means_no_feeds_and_unset_means_built_in(tmp_path: Path) -> None:
+    assert load_settings(environ={"FEED_URLS": ""}, dotenv=None).feed_urls == ()
+    assert load_settings(environ={"FEED_URLS": " , "}, dotenv=None).feed_urls == ()
+    assert load_settings(environ={}, dotenv=None).feed_urls is None
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("FEED_URLS=\n", encoding="utf-8")
+    assert load_settings(environ={}, dotenv=dotenv).feed_urls == ()
 
 
 def test_malformed_visit_file(tmp_path: Path) -> None:
@@ -93,6 +118,12 @@ def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
         ({"POLL_INTERVAL_SECONDS": "-1"}, "POLL_INTERVAL_SECONDS"),
         ({"VISIT_FILE": "missing.toml"}, "VISIT_FILE"),
         ({}, "BOT_TOKEN is not set"),
+        ({"BOT_TOKEN": "1:x", "TELEGRAM_API_BASE_URL": "http://[::1"}, "TELEGRAM_API_BASE_URL"),
+        ({"BOT_TOKEN": "1:x", "FEED_URLS": "http://[::1"}, "FEED_URLS"),
+        (
+            {"BOT_TOKEN": "1:x", "WEBHOOK_URL": "https://[::1/hook", "WEBHOOK_SECRET": "s"},
+            "WEBHOOK_URL",
+        ),
     ],
 )
 def test_cli_config_errors_exit_2_with_one_line(

@@ -173,3 +173,47 @@ def test_redact_catches_token_shapes_it_was_not_told_about() -> None:
     assert other not in redact(f"token={other}")
     assert redact("/bot123:TEST/getMe") == f"/bot{REDACTED}/getMe"
     assert redact("nothing secret 12:30") == "nothing secret 12:30"
+
+
+def test_url_credentials_are_redacted_in_log_lines_and_tracebacks(
+    restore_logging: None,
+) -> None:
+    """Feed URLs may carry `user:password@`; no log line, message or traceback shows them."""
+    out = io.StringIO()
+    setup_logging("DEBUG", "json", stream=out)
+    url = "https://reader:s3cr%40t-pw@feeds.example/rss?x=1"
+    log = logging.getLogger("jobs.polling")
+    log.warning("feed %s failed (%d in a row): %s", url, 2, "server returned HTTP 500")
+    try:
+        raise httpx.ConnectError(f"cannot connect for {url}")
+    except httpx.ConnectError:
+        log.exception("unexpected error fetching %s", "http://only-user@127.0.0.1:9/a.xml")
+    written = out.getvalue()
+    assert "s3cr" not in written and "reader" not in written and "only-user" not in written
+    records = [json.loads(line) for line in written.splitlines()]
+    assert records[0]["msg"] == (
+        f"feed https://{REDACTED}@feeds.example/rss?x=1 failed (2 in a row): "
+        "server returned HTTP 500"
+    )
+    assert f"https://{REDACTED}@feeds.example/rss" in records[1]["exc"]
+    assert redact("mailto:a@b.example and https://host/@user") == (
+        "mailto:a@b.example and https://host/@user"
+    ), "an @ outside a URL's authority is not a credential"
+
+
+def test_url_credentials_never_appear_in_cli_errors(tmp_path: Path) -> None:
+    """`visitbot scan` of a feed URL with credentials that cannot be reached."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "scan", "http://alice:hunter2@127.0.0.1:9/feed.xml"],
+        env={**os.environ, "DATABASE_PATH": str(tmp_path / "v.db")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "hunter2" not in done.stderr + done.stdout and "alice" not in done.stderr
+    assert done.stderr.strip() == (
+        "visitbot: cannot scan http://[REDACTED]@127.0.0.1:9/feed.xml: "
+        "could not connect to 127.0.0.1"
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,14 +14,16 @@ from telegram import Update
 from bot.config import Settings
 from bot.metrics import command_label, metrics_of
 from bot.ops_server import ops_server_of
-from bot.standin import InjectedError
+from bot.standin import BotApiStandin, InjectedError
 from jobs.polling import Poller
 from storage import subscriptions
 from storage.alerts import create_alert
 from storage.db import to_db_time
+from tests.botprocess import start_visitbot, wait_for
 from tests.conftest import USER_ID, BotHarness, Clock, running_bot, with_settings
 from tests.feedserver import FeedServer, Reply
-from tests.opshelpers import sample, scrape, wait_until
+from tests.opshelpers import free_port, sample, scrape, wait_until
+from tests.standin_http import StandinHttpServer
 
 RSS = (
     b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>T</title>"
@@ -241,3 +245,31 @@ async def test_a_taken_ops_port_is_reported_by_setting_name(
     finally:
         blocker.close()
         await blocker.wait_closed()
+
+
+@pytest.mark.slow
+async def test_stopping_with_open_connections_logs_no_destroyed_tasks(tmp_path: Path) -> None:
+    """A real `visitbot run`, SIGTERMed while probes hold connections open without a request."""
+    standin = BotApiStandin()
+    port = free_port()
+    log = tmp_path / "bot.log"
+    async with StandinHttpServer(standin) as server:
+        bot = await start_visitbot(
+            server.base_url, standin.token, tmp_path / "v.db", log, OPS_PORT=str(port)
+        )
+        try:
+            await wait_for(lambda: "visitbot ready" in log.read_text(), 30, log.read_text())
+            idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+            idle[0][1].write(b"GET /healthz HTTP/1.1\r\n")  # half a request: waits for headers
+            await idle[0][1].drain()
+            async with httpx.AsyncClient() as client:  # the endpoint still answers meanwhile
+                ok = await client.get(f"http://127.0.0.1:{port}/healthz")
+            assert ok.status_code == 200
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(bot.wait(), 20)
+        for _, writer in idle:
+            writer.close()
+    output = log.read_text()
+    assert bot.returncode == 0, output
+    assert "Task was destroyed" not in output and "ERROR" not in output, output
