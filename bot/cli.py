@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sqlite3
@@ -24,9 +25,15 @@ from typing import Any
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
+from bot.app import WebhookParams, build_application, running
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import redact, setup_logging
-from storage.db import DatabaseDamaged, DatabaseError, damaged, is_damage
+from bot.standin.console import run_console
+from jobs.detection import detector_for
+from jobs.feeds import FeedError, fetch_feed, make_client, read_feed_file
+from jobs.pipeline import classify
+from storage.backup import BackupError, backup_database, check_database, list_backups
+from storage.db import Database, DatabaseDamaged, DatabaseError, damaged, is_damage
 from storage.lock import AlreadyRunning, DatabaseLock
 
 EXIT_CONFIG = 2
@@ -99,10 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(settings)
         if args.command == "console":
             _configure_logging(settings, quiet=True)
-            # Imported here, not at the top: the console pulls in the Application and the
-            # stand-in, which the other commands do not need (CLI start-up time).
-            from bot.standin.console import run_console
-
             lock = DatabaseLock(settings.database_path).acquire()
             asyncio.run(_preflight(settings.database_path))
             asyncio.run(run_console(settings, user_id=args.user_id, language_code=args.language))
@@ -130,8 +133,6 @@ def run(settings: Settings) -> int:
     if not settings.bot_token:
         return _fail(NO_TOKEN, EXIT_CONFIG)
     _configure_logging(settings, quiet=False)
-
-    from bot.app import WebhookParams, build_application
 
     # Held until the process exits (the OS releases it on a crash too): see storage.lock.
     lock = DatabaseLock(settings.database_path).acquire()
@@ -177,7 +178,6 @@ def run(settings: Settings) -> int:
 
 async def serve_webhook(app: Any, params: Any) -> None:
     """Webhook mode until SIGINT/SIGTERM: our webhook server (bot/webhook.py), not PTB's."""
-    from bot.app import running
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -189,7 +189,6 @@ async def serve_webhook(app: Any, params: Any) -> None:
 
 async def _preflight(path: Path) -> None:
     """Open (creating or migrating) the database and quick-check it, then close it again."""
-    from storage.db import Database
 
     async with await Database.open(path) as db:
         await db.quick_check()
@@ -197,7 +196,6 @@ async def _preflight(path: Path) -> None:
 
 def damage_message(settings: Settings, exc: DatabaseDamaged) -> str:
     """What is wrong, how to look closer, and where the newest automatic backup is."""
-    from storage.backup import list_backups
 
     advice = f"{exc}; run visitbot db check {settings.database_path}"
     if settings.backup_dir is None:
@@ -210,7 +208,6 @@ def damage_message(settings: Settings, exc: DatabaseDamaged) -> str:
 
 def database_command(settings: Settings, command: str, path: Path | None) -> int:
     """`visitbot db backup PATH | check [PATH] | migrate`."""
-    from storage.backup import BackupError, backup_database, check_database
 
     try:
         if command == "backup":
@@ -239,7 +236,6 @@ def database_command(settings: Settings, command: str, path: Path | None) -> int
 
 
 async def _migrate(path: Path) -> int:
-    from storage.db import Database
 
     async with await Database.open(path, migrate=False) as db:
         applied = await db.migrate()
@@ -253,11 +249,6 @@ async def _migrate(path: Path) -> int:
 
 def scan(settings: Settings, source: str, *, as_json: bool) -> int:
     """Exactly the polling job's pipeline (fetch or read, parse, classify) on one source."""
-    import json
-
-    from jobs.detection import detector_for
-    from jobs.feeds import FeedError, fetch_feed, make_client, read_feed_file
-    from jobs.pipeline import classify
 
     async def load() -> list[dict[str, object]]:
         if source.startswith(("http://", "https://")):
