@@ -1,18 +1,18 @@
-"""Recognise news items about the visit and classify them. Pure: no I/O.
+"""Recognise news items about a visit and classify them. Pure: no I/O.
 
 Everything visit-specific (names, aliases, venues, companies, sector terms, traps, the tracking
-window) comes from the `Visit`; this module only knows how languages write things: Korean nouns
-take particles and need substring matching, Latin words need word boundaries, Turkish adds
-suffixes after an apostrophe, headlines announce future signings with "to sign" / "체결 예정" /
-"imzalanacak". A `Detector` compiles the visit's terms once, so detecting one item is a handful
-of regex scans.
+window, the other stops of its trip) comes from the `Visit`, and everything language-specific
+(what "signed", "will sign", "talks" or "after the G20" look like, how words attach, how to tell a
+language in a headline) from the visit's vocabularies (`storage.vocabulary`, data files in
+storage/languages/). This module only knows how text is shaped: some scripts attach particles to
+words and are matched inside words, others need word boundaries; clitics may precede a word and
+suffixes follow it. A `Detector` compiles the visit's terms once, so detecting one item is a
+handful of regex scans.
 
 Sides. An item is about the visit when it has evidence for both the host and the guest side.
-Country aliases carry their side. Leaders and anchors carry a side too, taken (in order) from a
-`side` attribute if the loader ever exposes one, from the countries named in their own display
-name ("Korea Electric Power Corporation" is guest-side), from the venue (the venue is in the host
-country) and, for leaders, from the visit's name (a state visit is named after its guest). An
-anchor with no side is neutral: it is visit-specific evidence that can stand in for either side.
+Country aliases carry their side; leaders and anchors carry the side their visit file declares
+(`host`, `guest`, or `neutral` for an anchor that says none). A neutral anchor is visit-specific
+evidence that can stand in for either side.
 """
 
 from __future__ import annotations
@@ -21,23 +21,17 @@ import datetime as dt
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from storage.textfold import fold
 from storage.visit import Named, Visit
+from storage.vocabulary import CodeRange, Vocabulary, in_ranges
 
 Kind = Literal["agreement", "agenda", "other"]
-Lang = Literal["en", "ko", "tr"]
 Side = Literal["host", "guest", ""]
-
-# Characters of "Latin-like" words: word characters that are not Hangul or Han. Latin aliases need
-# a boundary against these, but not against Hangul, because Korean writes "MOU를", "KEPCO와".
-_LW = r"[^\W\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3\u3400-\u9fff\uf900-\ufaff]"
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_NOT_AFTER_SYLLABLE = r"(?<![\uac00-\ud7a3])"
+Verdict = Literal["done", "planned", ""]
 
 # `fold` keeps punctuation as is, and NFKC turns the Korean middle dot "ㆍ" into a jamo vowel, so
 # the separators headlines use in "한·튀르키예" / "韓-土" are unified before folding.
@@ -46,19 +40,7 @@ _SEPARATORS = str.maketrans(
     | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"}
     | {c: "'" for c in "\u2019\u2018\u02bc\u00b4`"}
 )
-
-
-def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-# Korean particles, stripped when comparing titles ("튀르키예와" and "튀르키예" are one term).
-_KO_PARTICLES = re.compile(r"(?:에서|으로|와|과|은|는|이|가|을|를|의|에|서|로|도)$")
-_STOPWORDS = _wordset(
-    "during while amid says said new "
-    "a an and as at by for from in into is are of on the to with after over its his their "
-    "ve ile icin bir bu da de ki olarak"
-)
+_APOSTROPHE_SUFFIX = re.compile(r"'([^\W\d_]+)")
 
 
 def _prepare(text: str) -> str:
@@ -91,8 +73,8 @@ class _Text:
         cased = _cased_fold(text)
         return cls(cased.lower(), cased)
 
-    def tokens(self) -> list[tuple[int, str]]:
-        return [(m.start(), m.group()) for m in re.finditer(r"\w+", self.low)]
+    def words(self) -> list[str]:
+        return re.findall(r"\w+", self.low)
 
 
 def _is_acronym(term: str) -> bool:
@@ -101,35 +83,84 @@ def _is_acronym(term: str) -> bool:
     return 2 <= len(letters) <= 4 and all(c.isupper() for c in letters)
 
 
+def _char_class(ranges: Iterable[CodeRange]) -> str:
+    return "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges)
+
+
+class _Script:
+    """What the vocabularies in use say about word shapes, compiled for every matcher.
+
+    `attached` are the scripts whose words take particles without a space (Korean); a boundary
+    for other words is "no word character outside those scripts", so "MOU를" still has "MOU".
+    """
+
+    def __init__(self, vocabularies: Iterable[Vocabulary]) -> None:
+        ranges = sorted({r for v in vocabularies for r in v.attached})
+        self.attached: tuple[CodeRange, ...] = tuple(ranges)
+        cls = _char_class(ranges)
+        self.word = f"[^\\W{cls}]" if cls else r"\w"
+        self.attached_char = re.compile(f"[{cls}]") if cls else None
+
+    def is_attached(self, text: str) -> bool:
+        return self.attached_char is not None and bool(self.attached_char.search(text))
+
+
+Use = Literal["name", "term", "trap", "word"]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How one term is matched: its language and what it is (a name, a sector or trap term, or
+    a vocabulary word, which matches exactly unless it ends in `*`). Only sector terms stem by
+    length; names and traps allow the language's plural."""
+
+    vocabulary: Vocabulary
+    use: Use
+
+
 def _latin_body(folded: str) -> str:
     # "Lee Jae Myung", "Lee Jae-myung" and "public-private" / "public private" are one name.
     parts = [re.escape(p) for p in re.split(r"[\s-]+", folded) if p]
     return r"[\s-]?".join(parts)
 
 
-def _term_pattern(term: str, stem: bool, name: bool) -> tuple[str, bool] | None:
+def _term_pattern(term: str, rule: _Rule, script: _Script) -> tuple[str, bool] | None:
     """A regex for one alias or term, and whether it must run on the case-preserving text.
 
-    Hangul terms match as substrings (particles attach without a space), spaces optional. A
-    *name* whose first word is one syllable ("이 대통령", "한·") must not continue a longer word,
-    where that syllable is usually a particle; Han abbreviations (韓, 李, 土) likewise. Terms that
-    are not names may start with a particle on purpose ("과 통화"). Latin terms need word
-    boundaries; `stem` allows any ending (Turkish suffixes, English derivations), otherwise only
-    an English plural. Turkish apostrophe suffixes ("Kore'nin") pass the boundary anyway.
+    Terms in an attached script match as substrings (particles attach without a space), spaces
+    optional. A *name* whose first word is one character ("이 대통령", "韓") must not continue a
+    word in the language's own script, where such a character is usually a particle. Other terms
+    need word boundaries, with the language's clitic prefixes allowed in front; a sector term long
+    enough for its language (and a vocabulary word written with `*`) allows any ending, other
+    names and terms the language's plural. An apostrophe suffix ("Kore'nin") passes a boundary.
     """
+    vocab = rule.vocabulary
+    stem = term.endswith("*")
+    term = term.rstrip("*")
     acronym = _is_acronym(term)
     folded = _cased_fold(term).strip() if acronym else fold(_prepare(term))
     if not folded:
         return None
-    if _HANGUL.search(folded) or _HAN.search(folded):
+    if script.is_attached(folded):
         first = re.split(r"[\s·\-]", folded, maxsplit=1)[0]
-        guard = _NOT_AFTER_SYLLABLE if name and len(first) <= 1 else ""
+        guard = ""
+        if rule.use == "name" and len(first) <= 1 and vocab.script:
+            guard = f"(?<![{_char_class(vocab.script)}])"
         return guard + r"\s?".join(re.escape(p) for p in folded.split(" ")), acronym
     body = _latin_body(folded)
+    if rule.use == "term" and vocab.stems(folded) and not acronym:
+        stem = True
     if stem and not acronym and folded.endswith("y") and len(folded) >= 5:
         body = body[:-1] + "(?:y|ie)"  # technology / technologies
-    tail = f"{_LW}*" if stem and not acronym else "(?:e?s)?"
-    return rf"(?<!{_LW}){body}{tail}(?!{_LW})", acronym
+    prefixes = "|".join(re.escape(p) for p in sorted(vocab.prefixes, key=len, reverse=True))
+    head = f"(?:{prefixes})?" if prefixes else ""
+    if stem and not acronym:
+        tail = f"{script.word}*"
+    elif rule.use != "word" and vocab.plural:
+        tail = "(?:" + "|".join(re.escape(p) for p in vocab.plural) + ")?"
+    else:
+        tail = ""
+    return rf"(?<!{script.word}){head}{body}{tail}(?!{script.word})", acronym
 
 
 @dataclass(frozen=True)
@@ -140,39 +171,46 @@ class _Hit:
 
 
 class _Matcher:
-    """Many named terms compiled into two alternations (folded and case-preserving)."""
+    """Many named terms compiled into a few alternations (folded and case-preserving)."""
 
-    def __init__(self, terms: Iterable[tuple[str, str, bool]], names: bool = True) -> None:
+    def __init__(self, terms: Iterable[tuple[str, str, _Rule]], script: _Script) -> None:
         # Longest first, so "Korea Expressway" wins over "Korea" and "한국전력" over "한국".
         ordered = sorted(terms, key=lambda t: -len(t[1]))
         self._keys: list[str] = []
         self._cache: dict[_Text, list[_Hit]] = {}
-        # Latin terms all start at a word boundary: the regexes test that boundary and the
+        self._script = script
+        # Bounded terms all start at a word boundary: the regexes test that boundary and the
         # possible first letters once per position, before trying any alternative, which makes a
         # scan several times faster than one alternation of hundreds of terms would be.
-        boundary = f"(?<!{_LW})"
-        latin: dict[bool, list[str]] = {False: [], True: []}
+        boundary = f"(?<!{script.word})"
+        bounded: dict[bool, list[str]] = {False: [], True: []}
         firsts: dict[bool, set[str]] = {False: set(), True: set()}
+        open_firsts: dict[bool, bool] = {False: False, True: False}
         other: dict[bool, list[str]] = {False: [], True: []}
-        for key, term, stem in ordered:
-            compiled = _term_pattern(term, stem, names)
+        for key, term, rule in ordered:
+            compiled = _term_pattern(term, rule, script)
             if compiled is None:
                 continue
             pattern, cased = compiled
             group = f"(?P<g{len(self._keys)}>{{}})"
             if pattern.startswith(boundary):
-                latin[cased].append(group.format(pattern[len(boundary) :]))
-                folded = _cased_fold(term).strip() if cased else fold(_prepare(term))
-                firsts[cased].add(folded[0])
+                bounded[cased].append(group.format(pattern[len(boundary) :]))
+                if rule.vocabulary.prefixes:
+                    open_firsts[cased] = True  # a clitic may come first: no first-letter test
+                else:
+                    plain = term.rstrip("*")
+                    folded = _cased_fold(plain).strip() if cased else fold(_prepare(plain))
+                    firsts[cased].add(folded[0])
             else:
                 other[cased].append(group.format(pattern))
             self._keys.append(key)
         self._regexes: list[tuple[re.Pattern[str], bool, bool]] = []
         for cased in (False, True):
-            if latin[cased]:
+            if bounded[cased]:
+                alternation = "|".join(bounded[cased])
                 first = "".join(sorted(re.escape(c) for c in firsts[cased]))
-                alternation = "|".join(latin[cased])
-                regex = re.compile(f"{boundary}(?=[{first}])(?:{alternation})")
+                look = "" if open_firsts[cased] else f"(?=[{first}])"
+                regex = re.compile(f"{boundary}{look}(?:{alternation})")
                 self._regexes.append((regex, cased, False))
             if other[cased]:
                 self._regexes.append((re.compile("|".join(other[cased])), cased, True))
@@ -188,9 +226,9 @@ class _Matcher:
 
     def _scan(self, text: _Text) -> list[_Hit]:
         found: list[_Hit] = []
-        cjk = bool(_HANGUL.search(text.low) or _HAN.search(text.low))
-        for regex, cased, needs_cjk in self._regexes:
-            if needs_cjk and not cjk:
+        attached = self._script.is_attached(text.low)
+        for regex, cased, needs_attached in self._regexes:
+            if needs_attached and not attached:
                 continue
             for m in regex.finditer(text.cased if cased else text.low):
                 name = m.lastgroup or ""
@@ -201,159 +239,160 @@ class _Matcher:
         return {h.key for h in self.hits(text)}
 
 
+class _Words:
+    """A vocabulary list: its words, minus the longer forms (`!`) that do not count."""
+
+    def __init__(self, entries: Iterable[tuple[str, str, Vocabulary]], script: _Script) -> None:
+        keep, drop = [], []
+        for key, term, vocab in entries:
+            if term.startswith("!"):
+                drop.append((key, term[1:], _Rule(vocab, "word")))
+            else:
+                keep.append((key, term, _Rule(vocab, "word")))
+        self._keep = _Matcher(keep, script)
+        self._drop = _Matcher(drop, script) if drop else None
+
+    def hits(self, text: _Text) -> list[_Hit]:
+        found = self._keep.hits(text)
+        if self._drop is None:
+            return found
+        spans = [(h.start, h.end) for h in self._drop.hits(text)]
+        return [h for h in found if not any(s <= h.start and h.end <= e for s, e in spans)]
+
+    def keys(self, text: _Text) -> set[str]:
+        return {h.key for h in self.hits(text)}
+
+
 # --- kind -----------------------------------------------------------------------------------
 
-_EN_SIGN = re.compile(
-    rf"(?<!{_LW})(?:sign|signs|signed|signing|ink|inks|inked|inking|seal|seals|sealed|sealing)"
-    rf"(?!{_LW})(?! of )"
-)
-_EN_DOC = re.compile(
-    rf"(?<!{_LW})(?:mous?|memorand(?:um|a)|agreements?|deals?|accords?|contracts?|protocols?|"
-    rf"declarations?|pacts?|treaty|treaties|documents?|joint statement)(?!{_LW})"
-)
-# Words that, shortly before a signing verb, make it a plan ("set to sign", "will sign").
-_EN_FUTURE_BEFORE = _wordset(
-    "will would could may might set expected expect expects plan plans planned planning "
-    "eye eyes eyeing seek seeks aim aims ahead upcoming likely poised ready agree agreed"
-)
-_EN_FUTURE_AFTER = _wordset("expected planned likely scheduled")
 
-_KO_SIGN = re.compile(r"체결|서명")
-_KO_DOC = re.compile(r"양해각서|mou|협정|계약|협약|약정|합의서|의향서|선언")
-_KO_FUTURE = re.compile(
-    r"(?:체결|서명)\s?(?:할|한다|키로|하기로|하기|될|된다|식 연다|식 갖는다)|"
-    r"예정|계획|추진|앞두고|전망|할 듯|키로|하기로"
-)
-# A bare document noun reports a signing in a Korean headline ("원전 MOU") unless it is talked
-# about rather than signed.
-_KO_TALKED = re.compile(r"논의|협의|협상|검토|모색|합의(?!서)|기대|속도|필요|제안")
+class _Signing:
+    """One language's signing vocabulary, compiled: is a signing reported, planned, or neither?
 
-_TR_SIGNED = re.compile(
-    r"imzala(?:ndi|di|dilar|nan|ndiktan)|imza(?:lar)? at(?:ti|tilar|ildi)|"
-    r"imza altina alin(?:di|an)|imza toren"
-)
-_TR_FUTURE = re.compile(
-    r"imzala(?:nacak|yacak|nmasi|mayi|mak)|imza(?:lar)? at(?:acak|acagiz|ilacak)|"
-    r"imza altina alinacak|"
-    r"planlan|beklen|ongorul|hazirlan|duzenlenecek|yapilacak"
-)
+    A signing is *planned* when a phrase announces it ("체결 예정", "imzalanacak") or a future
+    word stands near its verb ("set to sign", "will sign"); it is *done* when a signing verb
+    stands without one, or (in languages that say so) when a document is simply named without
+    being talked about ("원전 MOU"). Languages that require a document count a verb only in a
+    headline that also names one ("signs MoU", not "signs off").
+    """
 
-_TR_DEAL = re.compile(r"imza|anlasma|mutabakat|protokol|sozlesme")
+    def __init__(self, vocab: Vocabulary, script: _Script) -> None:
+        self.vocab = vocab
 
-_AGENDA = re.compile(
-    rf"(?<!{_LW})(?:summit|talks|meet|meets|met|meeting|visits?|visiting|trip|tour|agenda|"
-    rf"discuss\w*|agrees?|agreed|arriv\w*|hosts?|hosted|welcom\w*|ceremony|dinner|banquet|"
-    rf"schedul\w*|program\w*|cooperation|ties|partnership|heads? to|leaves for|depart\w*|"
-    rf"wreath|press conference|negotiat\w*|state dinner|"
-    rf"gorus\w*|gundem\w*|ziyaret\w*|zirve\w*|bir araya|karsila\w*|agirla\w*|toren\w*|"
-    rf"isbirlig\w*|ele al\w*|geliyor|gelecek|masada|celenk|basin toplanti\w*|"
-    rf"devlet yemeg\w*|bulus\w*|muzakere\w*)(?!{_LW})"
-    r"|회담|방문|국빈|순방|일정|논의|합의|의제|도착|환영|만찬|헌화|간담회|협력|정상|회동|만나|만난"
-    r"|협상|기자회견|언론발표"
-)
+        def words(terms: Sequence[str]) -> _Words | None:
+            return _Words(((t, t, vocab) for t in terms), script) if terms else None
 
+        self.documents = words(vocab.documents)
+        self.signed = words(vocab.signed)
+        self.planned = words((*vocab.planned, *vocab.future_anywhere))
+        self.talked = words(vocab.talked_about)
 
-def _en_signing(text: _Text) -> Literal["done", "planned", ""]:
-    """English: a signing verb plus a document noun; a nearby modal makes it a plan."""
-    if not _EN_DOC.search(text.low):
-        return ""
-    tokens = [t for _, t in text.tokens()]
-    verdict: Literal["done", "planned", ""] = ""
-    for m in _EN_SIGN.finditer(text.low):
-        i = len(re.findall(r"\w+", text.low[: m.start()]))
-        before, after = tokens[max(0, i - 3) : i], tokens[i + 1 : i + 3]
-        planned = (
-            bool(_EN_FUTURE_BEFORE & set(before))
-            or bool(_EN_FUTURE_AFTER & set(after))
-            or before[-1:] == ["to"]
-            or before[-2:] == ["to", "be"]
-            or before[-1:] == ["for"]
-        )
-        if not planned:
+    def verdict(self, text: _Text) -> Verdict:
+        v = self.vocab
+        document = bool(self.documents and self.documents.hits(text))
+        signs = self.signed.hits(text) if self.signed else []
+        if not document and not signs:
+            return ""
+        if v.requires_document and not document:
+            return ""
+        if self.planned and self.planned.hits(text):
+            return "planned"
+        verdict: Verdict = ""
+        words = text.words()
+        for hit in signs:
+            index = len(re.findall(r"\w+", text.low[: hit.start]))
+            before, after = words[max(0, index - 3) : index], words[index + 1 : index + 3]
+            right_before = any(
+                before[-len(phrase) :] == list(phrase) for phrase in v.future_right_before
+            )
+            if v.future_before & set(before) or v.future_after & set(after) or right_before:
+                verdict = "planned"
+                continue
             return "done"
-        verdict = "planned"
-    return verdict
-
-
-def _ko_signing(text: _Text) -> Literal["done", "planned", ""]:
-    if not (_KO_SIGN.search(text.low) or _KO_DOC.search(text.low)):
+        if verdict:
+            return verdict
+        talked = bool(self.talked and self.talked.hits(text))
+        if v.document_reports_signing and document and not talked:
+            return "done"
         return ""
-    if _KO_FUTURE.search(text.low):
-        return "planned"
-    if _KO_SIGN.search(text.low) or not _KO_TALKED.search(text.low):
-        return "done"
-    return ""
-
-
-def _tr_signing(text: _Text) -> Literal["done", "planned", ""]:
-    if _TR_FUTURE.search(text.low) and _TR_DEAL.search(text.low):
-        return "planned"
-    return "done" if _TR_SIGNED.search(text.low) else ""
-
-
-def _kind_of(text: _Text) -> Kind:
-    """Completed signing beats everything; a planned signing is agenda news."""
-    verdicts = {_en_signing(text), _ko_signing(text), _tr_signing(text)}
-    if "done" in verdicts and "planned" not in verdicts:
-        return "agreement"
-    if "planned" in verdicts or _AGENDA.search(text.low):
-        return "agenda"
-    return "other"
 
 
 # --- language -------------------------------------------------------------------------------
 
-_TR_LETTERS = re.compile(r"[ğşıİçöüĞŞÇÖÜ]")
-# A suffix after an apostrophe ("Ankara'dan", "Kore'nin") is Turkish; English only has 's, 't...
-_TR_SUFFIX = re.compile(r"'(?!(?:s|t|ll|re|ve|d|m)\b)[a-zçğıöşü]+")
-_TR_WORDS = _wordset(
-    "ve ile icin bir bu olarak arasinda iki ulke yeni ziyaret ziyareti cumhurbaskani "
-    "gorustu gorusme baskan"
-)
-_EN_WORDS = _wordset("the a an of in on to for with and as at by from is are will after over ahead")
 
+class _Languages:
+    """Which of the visit's languages a headline is in.
 
-def _lang_of(raw: str, stripped: str) -> Lang:
-    """Korean if any Hangul. Otherwise Turkish words, letters and apostrophe suffixes against
-    English function words; `stripped` has the visit's names removed, because English headlines
-    write "Türkiye" and "Erdoğan" too."""
-    if _HANGUL.search(raw):
-        return "ko"
-    words = re.findall(r"\w+", stripped)
-    folded = [fold(w) for w in words]
-    tr_words = sum(1 for w in folded if w in _TR_WORDS)
-    tr_letters = sum(1 for w in words if _TR_LETTERS.search(w))
-    tr_letters += len(_TR_SUFFIX.findall(stripped.lower()))
-    en = sum(1 for w in folded if w in _EN_WORDS)
-    turkish = tr_words + tr_letters
-    if (tr_words >= 1 or tr_letters >= 2) and turkish > en:
-        return "tr"
-    return "en"
+    A language with a script of its own (Hangul, Arabic) is recognised by that script. Among
+    the others, English is the default, and another language wins with enough of its own
+    function words, letters and apostrophe suffixes ("Ankara'dan") to outnumber English words.
+    """
+
+    def __init__(self, vocabularies: Sequence[Vocabulary]) -> None:
+        self.by_script = [v for v in vocabularies if v.script]
+        self.others = [v for v in vocabularies if not v.script]
+        self.default = next((v.code for v in vocabularies if v.code == "en"), vocabularies[0].code)
+        self.contractions = frozenset(c for v in vocabularies for c in v.contractions)
+
+    def of(self, raw: str, stripped: str) -> str:
+        """`stripped` has the visit's names removed: English headlines write "Türkiye" too."""
+        for vocab in self.by_script:
+            if in_ranges(raw, vocab.script):
+                return vocab.code
+        words = re.findall(r"\w+", stripped)
+        folded = [fold(w) for w in words]
+        suffixes = [
+            s for s in _APOSTROPHE_SUFFIX.findall(stripped.lower()) if s not in self.contractions
+        ]
+        baseline = 0
+        best, best_score = self.default, 0
+        for vocab in self.others:
+            own_words = sum(1 for w in folded if w in vocab.words)
+            if vocab.code == self.default:
+                baseline = own_words
+                continue
+            letters = sum(1 for w in words if vocab.letters and any(c in vocab.letters for c in w))
+            if vocab.apostrophe_suffixes:
+                letters += len(suffixes)
+            if (own_words >= 1 or letters >= 2) and own_words + letters > best_score:
+                best, best_score = vocab.code, own_words + letters
+        return best if best_score > baseline else self.default
 
 
 # --- traps: which stop is the story about? ---------------------------------------------------
 
-# "after the G20, ..." marks the rest of its clause as already visited; Korean and Turkish put the
-# marker after the places ("UAE·이집트 이어", "BAE ve Mısır'ın ardından"); a Turkish ablative
-# ("Mısır'dan") marks just its own word.
-_PREVIOUS_BEFORE = _wordset("after following leaving leaves left")
-_PREVIOUS_AFTER = re.compile(
-    r"^(?:마치고|마친|이어|이어서|거쳐|거친|떠나|떠난|끝내고|끝낸|sonra\w*|ardindan)$"
-)
-_ABLATIVE = _wordset("den dan ten tan")
 _CLAUSE = re.compile(r"[,;:…|]|\.\.\.|\s-\s")
 
 
-def _previous_stop(text: _Text, hit: _Hit) -> bool:
-    """Whether the place at `hit` is where the traveller comes from ("after the G20, ...",
-    "UAE 일정 마치고", "Mısır'dan") rather than where the story happens."""
-    starts = [0] + [m.end() for m in _CLAUSE.finditer(text.low) if m.end() <= hit.start]
-    ends = [m.start() for m in _CLAUSE.finditer(text.low) if m.start() >= hit.end]
-    before = re.findall(r"\w+", text.low[max(starts) : hit.start])
-    after = re.findall(r"\w+", text.low[hit.end : min(ends, default=len(text.low))])
-    if _PREVIOUS_BEFORE & set(before) or before[-1:] == ["from"]:
-        return True
-    return after[:1] != [] and after[0] in _ABLATIVE or any(_PREVIOUS_AFTER.match(w) for w in after)
+class _PreviousStop:
+    """Whether a place is where the traveller comes from ("after the G20, ...", "UAE 일정
+    마치고", "Mısır'dan") rather than where the story happens: the vocabularies' markers before
+    and after a place, within its clause."""
+
+    def __init__(self, vocabularies: Sequence[Vocabulary]) -> None:
+        self.before = frozenset(w for v in vocabularies for w in v.previous_before)
+        self.right_before = tuple(p for v in vocabularies for p in v.previous_right_before)
+        self.suffixes = frozenset(s for v in vocabularies for s in v.previous_suffixes)
+        self.after = tuple(
+            (fold(t.rstrip("*")), t.endswith("*")) for v in vocabularies for t in v.previous_after
+        )
+
+    def __call__(self, text: _Text, hit: _Hit) -> bool:
+        starts = [0] + [m.end() for m in _CLAUSE.finditer(text.low) if m.end() <= hit.start]
+        ends = [m.start() for m in _CLAUSE.finditer(text.low) if m.start() >= hit.end]
+        before = re.findall(r"\w+", text.low[max(starts) : hit.start])
+        after = re.findall(r"\w+", text.low[hit.end : min(ends, default=len(text.low))])
+        if self.before & set(before):
+            return True
+        if any(before[-len(p) :] == list(p) for p in self.right_before):
+            return True
+        if after[:1] and after[0] in self.suffixes:
+            return True
+        return any(
+            word == term or (stem and word.startswith(term))
+            for word in after
+            for term, stem in self.after
+        )
 
 
 # --- public API -----------------------------------------------------------------------------
@@ -364,7 +403,7 @@ class Detection:
     relevant: bool
     kind: Kind
     sectors: tuple[str, ...]
-    lang: Lang
+    lang: str
     parties: tuple[str, ...]
     reason: str
 
@@ -383,51 +422,110 @@ class _Evidence:
     def enough(self) -> bool:
         return (self.host and self.guest) or ((self.host or self.guest) and self.neutral)
 
+    @property
+    def strength(self) -> int:
+        """2 for both sides, 1 for a side and an anchor, 0 otherwise (ranks competing visits)."""
+        return 2 if self.host and self.guest else int(self.enough)
+
 
 OTHER_STOPS = "other-stops"
 
 
-class Detector:
-    """The visit's terms compiled once; `detect` is pure and cheap."""
+def _vocabulary(visit: Visit, lang: str) -> Vocabulary:
+    """The visit's vocabulary for `lang`; terms in another language use English rules."""
+    return (
+        visit.vocabularies.get(lang)
+        or visit.vocabularies.get("en")
+        or next(iter(visit.vocabularies.values()))
+    )
 
-    def __init__(self, visit: Visit) -> None:
+
+def _spellings(visit: Visit, named: Named) -> list[tuple[str, _Rule]]:
+    return [(text, _Rule(_vocabulary(visit, lang), "name")) for lang, text in named.spellings()]
+
+
+class Detector:
+    """The visit's terms compiled once; `detect` is pure and cheap.
+
+    `other_stops` are the other visits of the same trip: their host countries and venues are
+    traps here, so an item about one stop is not credited to another.
+    """
+
+    def __init__(self, visit: Visit, other_stops: Sequence[Visit] = ()) -> None:
         self.visit = visit
-        countries = _Matcher(
-            [("host", a, False) for a in (*visit.host.aliases, *visit.host.name.values.values())]
-            + [
-                ("guest", a, False)
-                for a in (*visit.guest.aliases, *visit.guest.name.values.values())
-            ]
-        )
-        venue = tuple(visit.venue.values.values())
+        vocabularies = list(visit.vocabularies.values())
+        every = vocabularies + [v for s in other_stops for v in s.vocabularies.values()]
+        self._script = script = _Script(every)
         self.sides: dict[str, Side] = {}
-        for leader in visit.leaders:
-            self.sides[leader.key] = _side_of(leader, countries, venue) or _leader_side(
-                visit, leader
-            )
-        for anchor in visit.anchors:
-            self.sides[anchor.key] = _side_of(anchor, countries, venue)
+        for named in (*visit.leaders, *visit.anchors):
+            self.sides[named.key] = "" if named.side == "neutral" else named.side
+        venue = tuple(visit.venue.values.values())
         self._leaders = frozenset(x.key for x in visit.leaders)
-        self._venues = frozenset(a.key for a in visit.anchors if _is_venue(a, venue))
-        self._entities = _Matcher(
-            _aliases_of("host", visit.host)
-            + _aliases_of("guest", visit.guest)
-            + [t for x in (*visit.leaders, *visit.anchors) for t in _aliases_of(x.key, x)]
-        )
+        self._venues = frozenset(a.key for a in visit.anchors if self._is_venue(a, venue))
+        own = [
+            (item.key, text, rule)
+            for item in (visit.host, visit.guest, *visit.leaders, *visit.anchors)
+            for text, rule in _spellings(visit, item)
+        ]
+        self._entities = _Matcher(own, script)
         self._traps = _Matcher(
-            ((t.key, term, False) for t in visit.traps for term in t.terms), names=False
+            [
+                (trap.key, term, _Rule(_vocabulary(visit, lang), "trap"))
+                for trap in visit.traps
+                for lang, terms in trap.terms.items()
+                for term in terms
+            ]
+            + self._stop_terms(visit, other_stops, own),
+            script,
         )
         self._sectors = _Matcher(
-            (
-                (s.key, term, lang == "tr" or (lang == "en" and len(term) >= 5))
+            [
+                (s.key, term, _Rule(_vocabulary(visit, lang), "term"))
                 for s in visit.sectors
                 for lang, terms in s.terms.items()
                 for term in terms
-            ),
-            names=False,
+            ],
+            script,
         )
+        self._signing = [_Signing(v, script) for v in vocabularies]
+        self._agenda = _Words(((v.code, t, v) for v in vocabularies for t in v.agenda), script)
+        self._languages = _Languages(vocabularies)
+        self._previous_stop = _PreviousStop(vocabularies)
+        self._stopwords = frozenset(w for v in vocabularies for w in v.stopwords)
+        self._numbers = {w: n for v in vocabularies for w, n in v.numbers.items()}
+        self._particles = [
+            (re.compile("(?:" + "|".join(map(re.escape, v.particles)) + ")$"), v)
+            for v in vocabularies
+            if v.particles
+        ]
         self._sector_order = {s.key: n for n, s in enumerate(visit.sectors)}
         self._anchor_order = {a.key: n for n, a in enumerate(visit.anchors)}
+
+    @staticmethod
+    def _stop_terms(
+        visit: Visit, stops: Sequence[Visit], own: Sequence[tuple[str, str, _Rule]]
+    ) -> list[tuple[str, str, _Rule]]:
+        """The other stops' host countries and venues, minus anything naming this visit."""
+        mine = {fold(text) for _, text, _ in own}
+        found = []
+        for stop in stops:
+            if stop.slug == visit.slug:
+                continue
+            places = [*_spellings(stop, stop.host)]
+            places += [
+                (text, _Rule(_vocabulary(stop, lang), "name"))
+                for lang, text in stop.venue.values.items()
+            ]
+            found += [(OTHER_STOPS, text, rule) for text, rule in places if fold(text) not in mine]
+        return found
+
+    def _is_venue(self, named: Named, venue: tuple[str, ...]) -> bool:
+        """Whether an anchor names the visit's venue ("Presidential Complex" in "Presidential
+        Complex, Ankara"): the venue's own words, matched like any alias."""
+        own = _Matcher(
+            [(named.key, text, rule) for text, rule in _spellings(self.visit, named)], self._script
+        )
+        return any(own.keys(_Text.of(v)) for v in venue)
 
     # -- evidence ------------------------------------------------------------------------------
 
@@ -461,7 +559,7 @@ class Detector:
         if not stops:
             return None
         places = sorted([*stops, *ev.host_places], key=lambda h: h.start)
-        current = next((h for h in places if not _previous_stop(text, h)), None)
+        current = next((h for h in places if not self._previous_stop(text, h)), None)
         if current is not None and current.key != OTHER_STOPS:
             return None
         return OTHER_STOPS
@@ -472,6 +570,15 @@ class Detector:
         day = local_day(self.visit, published)
         return self.visit.tracking_from <= day <= self.visit.tracking_until
 
+    def _kind_of(self, text: _Text) -> Kind:
+        """A completed signing beats everything; a planned signing is agenda news."""
+        verdicts = {signing.verdict(text) for signing in self._signing}
+        if "done" in verdicts and "planned" not in verdicts:
+            return "agreement"
+        if "planned" in verdicts or self._agenda.hits(text):
+            return "agenda"
+        return "other"
+
     # -- detection -----------------------------------------------------------------------------
 
     def detect(
@@ -479,16 +586,24 @@ class Detector:
     ) -> Detection:
         """Title first. The summary may supply a missing side or anchor, and its traps count only
         when the title itself is weak (no host place and no news verb); a title trap dominates."""
+        return self.weigh(title, summary, published)[0]
+
+    def weigh(
+        self, title: str, summary: str = "", published: dt.datetime | None = None
+    ) -> tuple[Detection, int]:
+        """The detection and the strength of its evidence (2 both sides, 1 side and anchor),
+        so an item several visits claim can go to the one it is most about."""
         head, body = _Text.of(title), _Text.of(summary)
-        kind = _kind_of(head)
-        if kind == "other" and summary and _kind_of(body) == "agenda":
+        kind = self._kind_of(head)
+        if kind == "other" and summary and self._kind_of(body) == "agenda":
             kind = "agenda"  # a summary never makes an agreement: no signing inferred from context
         sectors = self._ordered(self._sectors.keys(head) or self._sectors.keys(body), "sector")
         parties = self._parties(head) or self._parties(body)
-        lang = _lang_of(title + " " + summary, self._strip_names(title + " " + summary))
+        full = title + " " + summary
+        lang = self._languages.of(full, self._strip_names(full))
 
-        def result(relevant: bool, reason: str) -> Detection:
-            return Detection(relevant, kind, sectors, lang, parties, reason)
+        def result(relevant: bool, reason: str, strength: int = 0) -> tuple[Detection, int]:
+            return Detection(relevant, kind, sectors, lang, parties, reason), strength
 
         ev = self._evidence(head)
         trap = self._trap(ev, head)
@@ -496,16 +611,16 @@ class Detector:
             return result(False, f"trap: {trap}")
         if not self._in_window(published):
             return result(False, "outside window")
-        weak = not ev.host_places and _kind_of(head) == "other"
+        weak = not ev.host_places and self._kind_of(head) == "other"
         if summary and (weak or not ev.enough):
             trap = self._trap(self._evidence(body), body)
             if trap:
                 return result(False, f"trap: {trap} (summary)")
         if ev.enough:
-            return result(True, _why(ev) + " + window")
+            return result(True, _why(ev) + " + window", ev.strength)
         combined = self._evidence(_Text.of(title + " \n " + summary)) if summary else ev
         if combined.enough:
-            return result(True, _why(combined) + " (summary) + window")
+            return result(True, _why(combined) + " (summary) + window", combined.strength)
         return result(False, "one side only" if combined.host or combined.guest else "no sides")
 
     def _parties(self, text: _Text) -> tuple[str, ...]:
@@ -543,66 +658,30 @@ class Detector:
         for m in re.finditer(r"\w+", text.low):
             if any(h.start <= m.start() < h.end for h in named):
                 continue
-            term = _normal_term(m.group())
+            term = self._normal_term(m.group())
             if term:
                 terms.add(term)
         return frozenset(terms)
 
-
-def _numbers(words: str) -> dict[str, str]:
-    return {w: str(n) for n, w in enumerate(words.split())}
-
-
-_NUMBERS = _numbers("zero one two three four five six seven eight") | _numbers(
-    "sifir bir iki uc dort bes alti yedi sekiz"
-)
-
-
-def _normal_term(word: str) -> str:
-    """One title word as a comparable term: Korean particles and English plurals dropped,
-    number words as digits, function words ignored."""
-    if _HANGUL.search(word):
-        return _KO_PARTICLES.sub("", word) if len(word) > 2 else word
-    if word in _STOPWORDS or (len(word) < 2 and not word.isdigit()):
-        return ""
-    word = _NUMBERS.get(word, word)
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+    def _normal_term(self, word: str) -> str:
+        """One title word as a comparable term: particles and English plurals dropped, number
+        words as digits, function words ignored."""
+        if self._script.is_attached(word):
+            if len(word) <= 2:
+                return word
+            for particles, _vocab in self._particles:
+                word = particles.sub("", word)
+            return word
+        if word in self._stopwords or (len(word) < 2 and not word.isdigit()):
+            return ""
+        word = self._numbers.get(word, word)
+        return (
+            word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+        )
 
 
 def _why(ev: _Evidence) -> str:
     return "both sides" if ev.host and ev.guest else "side + anchor"
-
-
-def _aliases_of(key: str, item: Named) -> list[tuple[str, str, bool]]:
-    return [(key, alias, False) for alias in (*item.aliases, *item.name.values.values())]
-
-
-def _side_of(named: Named, countries: _Matcher, venue: tuple[str, ...]) -> Side:
-    declared = str(getattr(named, "side", ""))
-    if declared == "host":
-        return "host"
-    if declared == "guest":
-        return "guest"
-    found: set[str] = set()
-    for name in named.name.values.values():
-        found |= countries.keys(_Text.of(name))
-    if len(found) == 1:
-        return "host" if "host" in found else "guest"
-    return "host" if _is_venue(named, venue) else ""
-
-
-def _is_venue(named: Named, venue: tuple[str, ...]) -> bool:
-    """Whether an anchor names the visit's venue ("Presidential Complex" in "Presidential
-    Complex, Ankara"): the venue's own words, matched like any alias."""
-    own = _Matcher((named.key, a, False) for a in (*named.aliases, *named.name.values.values()))
-    return any(own.keys(_Text.of(v)) for v in venue)
-
-
-def _leader_side(visit: Visit, leader: Named) -> Side:
-    """A state visit is named after its guest; any other leader is the host's."""
-    own = _Matcher((leader.key, a, False) for a in (*leader.aliases, *leader.name.values.values()))
-    named = any(own.keys(_Text.of(n)) for n in visit.name.values.values())
-    return "guest" if named else "host"
 
 
 def local_day(visit: Visit, moment: dt.datetime) -> dt.date:
@@ -627,17 +706,19 @@ class StoryKey:
     at: dt.datetime | None = field(default=None, compare=False)
 
 
-_DETECTORS: dict[int, tuple[Visit, Detector]] = {}
+_DETECTORS: dict[tuple[int, ...], tuple[tuple[Visit, ...], Detector]] = {}
 
 
-def detector_for(visit: Visit) -> Detector:
-    """A cached `Detector` per visit object (visits are immutable but not hashable)."""
-    cached = _DETECTORS.get(id(visit))
-    if cached is None or cached[0] is not visit:
-        if len(_DETECTORS) > 8:
+def detector_for(visit: Visit, other_stops: Sequence[Visit] = ()) -> Detector:
+    """A cached `Detector` per visit object and trip (visits are immutable but not hashable)."""
+    objects = (visit, *other_stops)
+    key = tuple(id(v) for v in objects)
+    cached = _DETECTORS.get(key)
+    if cached is None or any(a is not b for a, b in zip(cached[0], objects, strict=True)):
+        if len(_DETECTORS) > 16:
             _DETECTORS.clear()
-        cached = (visit, Detector(visit))
-        _DETECTORS[id(visit)] = cached
+        cached = (objects, Detector(visit, other_stops))
+        _DETECTORS[key] = cached
     return cached[1]
 
 

@@ -1,29 +1,42 @@
-"""The visit definition: a TOML file read into typed, immutable objects.
+"""Visit files: TOML read into typed, immutable objects, after `storage.visitcheck` passed them.
 
-Pure: no database here. `storage.db` stores what this module reads, and detection reads the
-aliases and terms. See the bundled file for the documented format.
+Pure: no database here. `storage.visitdata` stores what this module reads, and detection reads
+the names, aliases, terms and vocabularies. The format is documented in storage/visits/README.md
+and written down as a schema in storage/visits/visit.schema.json.
+
+A visit's state (upcoming, live, concluded) follows from its dates in its own time zone; its
+tracking window says when news can be about it (feeds are polled for a visit only then).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-import tomllib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-LANGUAGES = ("en", "ko", "tr")
-# Keys travel in Telegram callback data (at most 64 bytes), so they stay short and plain.
-_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+from storage.visitcheck import Problem, check_data, duplicate_slugs, parse_toml
+from storage.vocabulary import Vocabulary, builtin, extended, vocabulary_from
+
 BUNDLED_VISIT = "lee-jae-myung-turkiye-2025.toml"
+Side = Literal["host", "guest", "neutral"]
+VisitState = Literal["upcoming", "live", "concluded"]
 
 
 class VisitFileError(ValueError):
-    """The visit definition is missing, unreadable or malformed."""
+    """A visit file is missing, unreadable or has problems (all of them in `problems`)."""
+
+    def __init__(self, file: str, problems: Sequence[Problem]) -> None:
+        self.file = file
+        self.problems = list(problems)
+        first = str(self.problems[0]) if self.problems else "unreadable"
+        more = len(self.problems) - 1
+        hint = f" (and {more} more: run visitbot visit check {file})" if more > 0 else ""
+        super().__init__(f"{file}: {first}{hint}")
 
 
 @dataclass(frozen=True)
@@ -44,24 +57,43 @@ class Localized:
 
 @dataclass(frozen=True)
 class Named:
+    """A country, leader or anchor: its names and aliases, per language, and its side."""
+
     key: str
     name: Localized
-    aliases: tuple[str, ...] = ()
-    side: str | None = None  # "host" or "guest" for leaders and anchors tied to one country
+    aliases_by_language: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    side: Side = "neutral"
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(a for terms in self.aliases_by_language.values() for a in terms)
+
+    def spellings(self) -> list[tuple[str, str]]:
+        """(language, text) of every name and alias: what detection looks for."""
+        found = [(lang, text) for lang, texts in self.aliases_by_language.items() for text in texts]
+        return found + list(self.name.values.items())
 
 
 @dataclass(frozen=True)
 class Sector:
     key: str
     name: Localized
-    terms: dict[str, tuple[str, ...]]
+    terms: Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class Trap:
     key: str
     reason: str
-    terms: tuple[str, ...]
+    terms: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Trip:
+    """A tour of several stops; each stop's file names the same trip key."""
+
+    key: str
+    name: Localized
 
 
 @dataclass(frozen=True)
@@ -102,6 +134,7 @@ class AgreementEntry:
 @dataclass(frozen=True)
 class Visit:
     slug: str
+    languages: tuple[str, ...]
     name: Localized
     timezone: ZoneInfo
     guest_timezone: ZoneInfo
@@ -121,7 +154,10 @@ class Visit:
     agenda: tuple[AgendaEntry, ...]
     agreements: tuple[AgreementEntry, ...]
     default_feeds: tuple[str, ...]
-    content_hash: str = field(compare=False)
+    vocabularies: Mapping[str, Vocabulary] = field(compare=False, default_factory=dict)
+    trip: Trip | None = None
+    content_hash: str = field(compare=False, default="")
+    file: str = field(compare=False, default="")
 
     @property
     def starts_at(self) -> dt.datetime:
@@ -133,6 +169,15 @@ class Visit:
         """Midnight after the last day, in the visit's time zone."""
         return dt.datetime.combine(self.ends_on + dt.timedelta(days=1), dt.time(), self.timezone)
 
+    def state(self, now: dt.datetime) -> VisitState:
+        if now < self.starts_at:
+            return "upcoming"
+        return "live" if now < self.ends_at else "concluded"
+
+    def tracking(self, now: dt.datetime) -> bool:
+        """Whether news published now can be about the visit (its feeds are polled)."""
+        return self.tracking_from <= now.astimezone(self.timezone).date() <= self.tracking_until
+
     def sector(self, key: str) -> Sector | None:
         return next((s for s in self.sectors if s.key == key), None)
 
@@ -140,154 +185,144 @@ class Visit:
         return next((t for t in self.topics if t.key == key), None)
 
 
+# --- reading --------------------------------------------------------------------------------
+
+
+def bundled_visits_dir() -> Path:
+    """The folder of the visits visitbot ships (the default VISITS_DIR)."""
+    return Path(str(resources.files("storage.visits")))
+
+
 def load_visit(path: Path | None = None) -> Visit:
-    """Read a visit file; `None` means the bundled visit."""
+    """Read and check one visit file; `None` means the bundled Türkiye visit."""
+    path = path or bundled_visits_dir() / BUNDLED_VISIT
+    name = path.name if path.parent == bundled_visits_dir() else str(path)
     try:
-        if path is None:
-            raw = resources.files("storage.visits").joinpath(BUNDLED_VISIT).read_bytes()
-        else:
-            raw = Path(path).read_bytes()
+        raw = Path(path).read_bytes()
     except OSError as exc:
-        raise VisitFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise VisitFileError(f"{path or BUNDLED_VISIT} is not valid TOML: {exc}") from exc
-    try:
-        return _parse(data, hashlib.sha256(raw).hexdigest())
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, VisitFileError):
-            raise
-        raise VisitFileError(f"{path or BUNDLED_VISIT}: missing or malformed {exc}") from exc
+        raise VisitFileError(name, [Problem("", f"cannot read: {exc.strerror or exc}")]) from exc
+    data, problem = parse_toml(raw)
+    if problem is not None:
+        raise VisitFileError(name, [problem])
+    assert data is not None
+    problems = check_data(data)
+    if problems:
+        raise VisitFileError(name, problems)
+    return parse_visit(data, content_hash=hashlib.sha256(raw).hexdigest(), file=name)
 
 
-def _localized(value: Any, what: str) -> Localized:
-    if isinstance(value, str):
-        return Localized({"en": value})
-    if not isinstance(value, dict) or not value.get("en"):
-        raise VisitFileError(f"{what} needs at least an English (en) text")
-    return Localized({k: str(v) for k, v in value.items() if k in LANGUAGES and v})
+def visit_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.toml") if p.is_file())
 
 
-def _zone(name: str, what: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise VisitFileError(f"{what}: unknown time zone {name!r}") from exc
+def load_visits(directory: Path | None = None) -> tuple[Visit, ...]:
+    """Every visit file of a folder (default: the bundled ones), checked; slugs must differ."""
+    folder = directory or bundled_visits_dir()
+    files = visit_files(folder)
+    if not files:
+        raise VisitFileError(str(folder), [Problem("", "no visit files (*.toml) in this folder")])
+    visits = tuple(load_visit(path) for path in files)
+    clashes = duplicate_slugs([(v.file, v.slug) for v in visits])
+    if clashes:
+        raise VisitFileError(str(folder), [Problem("", clashes[0])])
+    return visits
 
 
-def _key(value: object, what: str) -> str:
-    key = str(value)
-    if not _KEY.fullmatch(key):
-        raise VisitFileError(
-            f"{what} key {key!r} must be 1-32 lower-case letters, digits or hyphens"
-        )
-    return key
+def _localized(value: Mapping[str, Any] | None) -> Localized:
+    return Localized({str(k): str(v) for k, v in (value or {}).items() if v})
 
 
-def _named(raw: dict[str, Any], what: str) -> Named:
+def _terms(value: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    return {str(lang): tuple(str(t) for t in terms) for lang, terms in (value or {}).items()}
+
+
+def _named(raw: Mapping[str, Any], key: str | None = None, side: Side = "neutral") -> Named:
     return Named(
-        key=_key(raw.get("key") or raw.get("code", "").lower() or what, what),
-        name=_localized(raw["name"], f"{what} name"),
-        aliases=tuple(str(a) for a in raw.get("aliases", ())),
-        side=raw.get("side"),
+        key=key or str(raw["key"]),
+        name=_localized(raw.get("name")),
+        aliases_by_language=_terms(raw.get("aliases")),
+        side=raw.get("side", side),
     )
 
 
-def _parse(data: dict[str, Any], content_hash: str) -> Visit:
+def _vocabularies(languages: Iterable[str], own: Mapping[str, Any]) -> dict[str, Vocabulary]:
+    found = {}
+    for lang in languages:
+        base = builtin(lang)
+        extra = vocabulary_from(lang, own[lang]) if lang in own else None
+        if base is not None and extra is not None:
+            found[lang] = extended(base, extra)
+        elif base is not None or extra is not None:
+            found[lang] = base or extra  # type: ignore[assignment]
+    return found
+
+
+def parse_visit(data: Mapping[str, Any], *, content_hash: str = "", file: str = "") -> Visit:
+    """A checked file's tables as a `Visit` (call `storage.visitcheck.check_data` first)."""
     head = data["visit"]
-    tz = _zone(head["timezone"], "visit.timezone")
+    tz = ZoneInfo(head["timezone"])
     sources = {
-        key: Source(key, _localized(s["title"], f"source {key}"), s.get("url") or None)
+        key: Source(key, _localized(s["title"]), s.get("url") or None)
         for key, s in data.get("sources", {}).items()
     }
-
-    def source(key: str, what: str) -> Source:
-        if key not in sources:
-            raise VisitFileError(f"{what}: unknown source {key!r}")
-        return sources[key]
-
-    topics = tuple(_named(t, "topic") for t in data.get("topics", ()))
-    topic_keys = {t.key for t in topics}
-    facts = []
-    seen: set[str] = set()
-    for raw in data.get("facts", ()):
-        key = raw["key"]
-        if key in seen:
-            raise VisitFileError(f"fact {key!r} appears twice")
-        seen.add(key)
-        if raw["topic"] not in topic_keys:
-            raise VisitFileError(f"fact {key!r}: unknown topic {raw['topic']!r}")
-        texts = {lang: raw[lang] for lang in LANGUAGES if raw.get(lang)}
-        facts.append(
-            Fact(key, raw["topic"], source(raw["source"], key), _localized(texts, f"fact {key}"))
-        )
     agenda = []
     for raw in data.get("agenda", ()):
-        at = raw["at"]
-        if isinstance(at, dt.datetime):
-            starts, known = (at if at.tzinfo else at.replace(tzinfo=tz)), True
-        elif isinstance(at, dt.date):
-            starts, known = dt.datetime.combine(at, dt.time(), tz), False
-        else:
-            raise VisitFileError(f"agenda {raw['key']!r}: `at` must be a date or date-time")
+        time = raw.get("time")
+        clock = dt.time.fromisoformat(time) if time else dt.time()
         agenda.append(
             AgendaEntry(
                 key=raw["key"],
-                starts_at=starts,
-                time_known=known,
-                title=_localized(raw["title"], f"agenda {raw['key']} title"),
-                place=_localized(raw.get("place", {"en": ""}) or {"en": ""}, "place")
-                if raw.get("place")
-                else Localized({"en": ""}),
-                source=source(raw["source"], raw["key"]),
+                starts_at=dt.datetime.combine(raw["date"], clock, tz),
+                time_known=time is not None,
+                title=_localized(raw["title"]),
+                place=_localized(raw.get("place")),
+                source=sources[raw["source"]],
             )
         )
-    sectors = tuple(
-        Sector(
-            key=_key(s["key"], "sector"),
-            name=_localized(s["name"], f"sector {s['key']}"),
-            terms={lang: tuple(t) for lang, t in s.get("terms", {}).items()},
-        )
-        for s in data.get("sectors", ())
-    )
-    sector_keys = {s.key for s in sectors}
-    agreements = []
-    for raw in data.get("agreements", ()):
-        if raw.get("sector") and raw["sector"] not in sector_keys:
-            raise VisitFileError(f"agreement {raw['key']!r}: unknown sector {raw['sector']!r}")
-        agreements.append(
-            AgreementEntry(
-                key=raw["key"],
-                title=raw["title"],
-                sector=raw.get("sector", ""),
-                signed_on=raw.get("signed_on"),
-                parties=raw.get("parties", ""),
-                source=source(raw["source"], raw["key"]),
-            )
-        )
+    trip = data.get("trip")
+    languages = tuple(head["languages"])
     return Visit(
         slug=head["slug"],
-        name=_localized(head["name"], "visit name"),
+        languages=languages,
+        name=_localized(head["name"]),
         timezone=tz,
-        guest_timezone=_zone(head.get("guest_timezone", head["timezone"]), "guest_timezone"),
+        guest_timezone=ZoneInfo(head.get("guest_timezone", head["timezone"])),
         starts_on=head["starts_on"],
         ends_on=head["ends_on"],
         tracking_from=head["tracking_from"],
         tracking_until=head["tracking_until"],
-        venue=_localized(head["venue"], "venue"),
-        host=_named(data["host"], "host"),
-        guest=_named(data["guest"], "guest"),
-        leaders=tuple(_named(x, "leader") for x in data.get("leaders", ())),
-        anchors=tuple(_named(x, "anchor") for x in data.get("anchors", ())),
-        sectors=sectors,
-        traps=tuple(
-            Trap(t["key"], t.get("reason", ""), tuple(t["terms"])) for t in data.get("traps", ())
+        venue=_localized(head["venue"]),
+        host=_named(data["host"], key="host", side="host"),
+        guest=_named(data["guest"], key="guest", side="guest"),
+        leaders=tuple(_named(x) for x in data.get("leaders", ())),
+        anchors=tuple(_named(x) for x in data.get("anchors", ())),
+        sectors=tuple(
+            Sector(s["key"], _localized(s["name"]), _terms(s.get("terms")))
+            for s in data.get("sectors", ())
         ),
-        topics=topics,
-        facts=tuple(facts),
+        traps=tuple(
+            Trap(t["key"], t["reason"], _terms(t.get("terms"))) for t in data.get("traps", ())
+        ),
+        topics=tuple(_named(t) for t in data.get("topics", ())),
+        facts=tuple(
+            Fact(f["key"], f["topic"], sources[f["source"]], _localized(f["text"]))
+            for f in data.get("facts", ())
+        ),
         agenda=tuple(agenda),
-        agreements=tuple(agreements),
+        agreements=tuple(
+            AgreementEntry(
+                key=a["key"],
+                title=a["title"],
+                sector=a.get("sector", ""),
+                signed_on=a.get("signed_on"),
+                parties=a.get("parties", ""),
+                source=sources[a["source"]],
+            )
+            for a in data.get("agreements", ())
+        ),
         default_feeds=tuple(str(u) for u in data.get("feeds", {}).get("urls", ())),
+        vocabularies=_vocabularies(languages, data.get("vocabulary", {})),
+        trip=Trip(trip["key"], _localized(trip["name"])) if trip else None,
         content_hash=content_hash,
+        file=file,
     )

@@ -12,7 +12,7 @@ import json
 
 from storage.db import Database, Tx, to_db_time, utcnow
 from storage.facts import upsert_fact
-from storage.visit import LANGUAGES, Localized, Visit
+from storage.visit import Localized, Visit
 
 
 def _json(loc: Localized) -> str:
@@ -71,7 +71,7 @@ async def _sync_topics(tx: Tx, visit_id: int, visit: Visit) -> None:
 
 
 async def _sync_facts(tx: Tx, visit_id: int, visit: Visit, now: str) -> None:
-    wanted = {(f.key, lang) for f in visit.facts for lang in LANGUAGES if f.text.values.get(lang)}
+    wanted = {(f.key, lang) for f in visit.facts for lang, text in f.text.values.items() if text}
     existing = await tx.fetchall(
         "SELECT id, key, lang FROM facts WHERE visit_id = ? AND origin = 'bundled'", (visit_id,)
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +17,7 @@ from jobs.detection import (
     same_story,
     story_key,
 )
-from storage.visit import Localized, Named, Visit, load_visit
+from storage.visit import Localized, Named, Side, Visit, load_visit
 
 IST = ZoneInfo("Europe/Istanbul")
 KST = ZoneInfo("Asia/Seoul")
@@ -279,16 +278,16 @@ def test_host_leader_alone_is_one_side(detector: Detector) -> None:
 def test_second_visit_needs_no_code_changes(visit: Visit) -> None:
     """A made-up visit of Türkiye's president to Japan, built from the same loader types."""
 
-    def named(key: str, name: str, *aliases: str) -> Named:
-        return Named(key, Localized({"en": name}), aliases)
+    def named(key: str, name: str, side: Side, *aliases: str) -> Named:
+        return Named(key, Localized({"en": name}), {"en": aliases}, side)
 
     other = dataclasses.replace(
         visit,
         name=Localized({"en": "State visit of President Erdoğan to Japan"}),
-        host=named("JP", "Japan", "Japanese", "Tokyo", "일본", "Japonya"),
-        guest=named("TR", "Türkiye", "Turkish", "Ankara", "튀르키예"),
-        leaders=(named("erdogan", "Erdoğan", "에르도안"), named("pm", "Takaichi", "다카이치")),
-        anchors=(named("toyota", "Toyota, Japan", "Toyota"),),
+        host=named("host", "Japan", "host", "Japanese", "Tokyo", "Japonya"),
+        guest=named("guest", "Türkiye", "guest", "Turkish", "Ankara"),
+        leaders=(named("erdogan", "Erdoğan", "guest"), named("pm", "Takaichi", "host")),
+        anchors=(named("toyota", "Toyota, Japan", "host", "Toyota"),),
         traps=(),
     )
     detector = Detector(other)
@@ -297,16 +296,6 @@ def test_second_visit_needs_no_code_changes(visit: Visit) -> None:
     assert detector.detect("Erdoğan'ın Japonya ziyareti başladı", published=None).relevant
     assert not detector.detect("Takaichi meets Toyota executives", published=None).relevant
     assert not detector.detect("Lee arrives in Ankara", published=None).relevant
-
-
-def test_detect_is_fast(detector: Detector) -> None:
-    """Unique texts, so the per-text hit cache does not flatter the number (about 1.5 ms each
-    on a laptop-class machine; the bound is loose for slow CI)."""
-    titles = ["한·튀르키예 정상, 원전 협력 MOU 체결", "Lee, Erdoğan hold summit talks in Ankara"]
-    start = time.perf_counter()
-    for n in range(1000):
-        detector.detect(f"{titles[n % 2]} {n}", f"Summary {n} about the visit to Ankara.")
-    assert time.perf_counter() - start < 10.0
 
 
 # --- story merging -------------------------------------------------------------------------------

@@ -160,7 +160,9 @@ async def test_visit_keys_must_fit_in_callback_data(tmp_path: Path) -> None:
         BUNDLED.read_text(encoding="utf-8").replace('key = "trade"', 'key = "Trade & Commerce"'),
         encoding="utf-8",
     )
-    with pytest.raises(VisitFileError, match="key 'Trade & Commerce' must be"):
+    with pytest.raises(
+        VisitFileError, match=r"topics\[3\]\.key: 'Trade & Commerce' is not 1-32 lower-case"
+    ):
         load_visit(bad)
 
 
