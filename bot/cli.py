@@ -1,4 +1,4 @@
-"""The `visitbot` command: run | console | scan | db backup|check|migrate.
+"""The `visitbot` command: run | console | scan | db backup|check|migrate | visit check|new.
 
 Configuration problems end in one clear line on stderr and exit status 2, never a traceback;
 an operation that fails (a backup, a check that finds damage, a damaged database at start-up,
@@ -25,6 +25,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
+from bot import visit_commands
 from bot.app import WebhookParams, build_application, running
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import redact, setup_logging
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "path", type=Path, nargs="?", help="the database file (default: DATABASE_PATH)"
     )
     db_commands.add_parser("migrate", help="apply pending migrations to DATABASE_PATH")
+    visit_commands.add_parser(commands)
     return parser
 
 
@@ -97,6 +99,8 @@ def _configure_logging(settings: Settings, *, quiet: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "visit":  # prepares visit files: needs no configuration
+        return visit_commands.main(args)
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -31,6 +31,7 @@ from storage.vocabulary import builtin_files, builtin_languages
 
 SCHEMA_FILE = "visit.schema.json"
 INTERFACE_FALLBACK = "en"  # names must exist in English: the interface falls back to it
+PLACEHOLDER = "⟪fill in"  # what `visitbot visit new` leaves blank; refused until filled in
 
 
 @dataclass(frozen=True)
@@ -151,12 +152,23 @@ class _Rules:
         self.problems.append(Problem(path, message))
 
     def run(self) -> list[Problem]:
+        self.placeholders(self.data, [])
         self.dates()
         self.languages_declared()
         self.references()
         self.unique_keys()
         self.time_zones()
         return self.problems
+
+    def placeholders(self, value: Any, path: list[Any]) -> None:
+        if isinstance(value, str) and PLACEHOLDER in value:
+            self.add(_path(path), "still to fill in (left blank by visitbot visit new)")
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                self.placeholders(item, [*path, key])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.placeholders(item, [*path, index])
 
     def dates(self) -> None:
         visit = self.data.get("visit", {})
