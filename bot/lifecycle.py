@@ -20,7 +20,7 @@ from bot.alert_render import ChatAlertRenderer
 from bot.handlers.review import notify_admins_of_story
 from bot.i18n import t
 from bot.metrics import metrics_of
-from bot.notify import notify_admins
+from bot.notify import notify_admins, tell_chat_lost
 from bot.ops_server import OpsServer
 from bot.services import AnyApp, Services
 from jobs.backups import schedule_backups
@@ -28,9 +28,10 @@ from jobs.delivery import DeliveryWorker
 from jobs.detection import detector_for
 from jobs.feeds import make_client
 from jobs.polling import Poller, schedule_polling
-from jobs.ratelimit import FairRateLimiter
+from jobs.ratelimit import BULK, Pacer
 from jobs.reminders import Reminders
 from storage import feeds
+from storage.subscriptions import LostChat
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,16 @@ async def stop_feed_polling(svc: Services) -> None:
 
 
 async def start_delivery(app: AnyApp, svc: Services) -> None:
-    """Resume the outbox where the last run stopped."""
+    """Resume the outbox where the last run stopped.
+
+    Alerts are marked bulk for the pacer, so that replies to people go first; another limiter
+    (a benchmark's baseline) gets PTB's default arguments.
+    """
     limiter = app.bot.rate_limiter
+
+    async def chat_lost(lost: LostChat) -> None:
+        await tell_chat_lost(app.bot, svc, lost)
+
     svc.delivery = DeliveryWorker(
         app.bot,
         svc.db,
@@ -98,7 +107,8 @@ async def start_delivery(app: AnyApp, svc: Services) -> None:
         clock=svc.clock,
         visit_id=svc.visit_id,
         default_tz=svc.visit.timezone,
-        flood=limiter if isinstance(limiter, FairRateLimiter) else None,
+        rate_limit_args=BULK if isinstance(limiter, Pacer) else None,
+        on_chat_lost=chat_lost,
         is_running=lambda: app.running,
     )
     await svc.delivery.start()
