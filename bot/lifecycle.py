@@ -84,6 +84,8 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
 
 
 async def stop_feed_polling(svc: Services) -> None:
+    if svc.poller is not None:
+        await svc.poller.stop()  # polls in flight end before their client closes
     client, svc.feed_client = svc.feed_client, None
     if client is not None:
         await client.aclose()

@@ -56,9 +56,14 @@ Route = Reply | Callable[[RecordedRequest], Reply]
 
 
 class FeedServer:
-    """A threaded HTTP/1.1 server on an ephemeral port of 127.0.0.1; use it as a context manager."""
+    """A threaded HTTP/1.1 server on an ephemeral port of 127.0.0.1; use it as a context manager.
 
-    def __init__(self) -> None:
+    ``host`` picks another loopback address (127.0.0.2 ...): another host to the poller, which
+    is polite per host name.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
         self.bytes_sent: dict[str, int] = {}
@@ -81,7 +86,7 @@ class FeedServer:
             return [r for r in self.requests if r.path.split("?", 1)[0] == path]
 
     def __enter__(self) -> FeedServer:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler, self)
+        self._httpd = _Server((self.host, 0), _Handler, self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
