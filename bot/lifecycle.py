@@ -55,7 +55,11 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
         await feeds.ensure_feeds(svc.db, svc.visit_id, default, "default", svc.now())
     svc.feed_client = make_client()
 
+    # Polls in flight outlive the application's stop by a moment (`stop_feed_polling` cancels
+    # them); what they would tell admins then is in /feeds and /review anyway.
     async def feed_paused(feed: feeds.Feed, reason: str) -> None:
+        if not app.running:
+            return
         await notify_admins(
             app.bot,
             svc,
@@ -64,6 +68,8 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
         )
 
     async def new_agreement_story(story_id: int) -> None:
+        if not app.running:
+            return
         await notify_admins_of_story(app.bot, svc, story_id)
 
     metrics = metrics_of(app)

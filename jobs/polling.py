@@ -6,8 +6,9 @@ failures) and that is not already in flight; the tick returns at once. So no tic
 slowest feed, and each feed's next poll is planned from when its own poll ended
 (`record_success` / `record_failure` stamp the end). Politeness per host stays: one request at a
 time, each at least `host_spacing` seconds after the previous one started. A host's queue lets
-feeds that last succeeded go before failing ones, so however many broken feeds share a host, a
-healthy one waits for at most the one request in progress (at most one timeout). Different
+feeds that last succeeded go before failing or new ones (for up to a minute, so those are not
+starved either), so however many broken feeds share a host, a healthy one waits for at most
+the one request in progress (at most one timeout). Different
 hosts never wait for each other, except for a global bound on polls running at once
 (`MAX_CONCURRENT_POLLS`), which a slow host can hold only one of. `stop()` cancels the polls in
 flight (a transaction under way rolls back).
@@ -48,6 +49,10 @@ log = logging.getLogger(__name__)
 Outcome = Literal["not_modified", "unchanged", "changed", "failed", "skipped"]
 HOST_SPACING_SECONDS = 2.0
 MAX_CONCURRENT_POLLS = 16
+# In a host's queue, a feed that is failing or was never polled yields to proven ones for up to
+# this long (it ranks as if it had asked this much later), so it cannot starve them and is not
+# starved itself.
+UNPROVEN_YIELD_SECONDS = 60.0
 
 
 @dataclass
@@ -140,7 +145,8 @@ class Poller:
         host = self._hosts.get(host_name)
         if host is None:
             host = self._hosts[host_name] = _HostQueue()
-        await host.turn(failing=feed.consecutive_failures > 0)
+        proven = feed.last_success_at is not None and feed.consecutive_failures == 0
+        await host.turn(proven=proven)
         try:
             await host.spaced(self.host_spacing)
             async with self._slots:
@@ -315,21 +321,23 @@ class Poller:
 
 
 class _HostQueue:
-    """One request at a time to a host; the next turn goes to a feed that last succeeded, then
-    to the one waiting longest."""
+    """One request at a time to a host. The next turn goes to the feed waiting longest, where a
+    failing or never-polled feed counts as having asked `UNPROVEN_YIELD_SECONDS` later."""
 
     def __init__(self) -> None:
         self.busy = False
         self.last_start = -1e18
-        self._waiting: list[tuple[bool, int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
 
-    async def turn(self, *, failing: bool) -> None:
+    async def turn(self, *, proven: bool) -> None:
         if not self.busy and not self._waiting:
             self.busy = True
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (failing, next(self._seq), future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        rank = loop.time() + (0.0 if proven else UNPROVEN_YIELD_SECONDS)
+        heapq.heappush(self._waiting, (rank, next(self._seq), future))
         try:
             await future
         except asyncio.CancelledError:

@@ -423,10 +423,14 @@ async def test_on_one_host_a_healthy_feed_goes_before_failing_ones(setup: Setup)
         "UPDATE feeds SET consecutive_failures = 1 WHERE id IN (?, ?, ?)",
         (ids["broken1"], ids["broken2"], ids["broken3"]),
     )
+    await setup.db.execute(
+        "UPDATE feeds SET last_success_at = ? WHERE id IN (?, ?)",
+        (to_db_time(setup.clock[0]), ids["slow"], ids["healthy"]),
+    )
     await setup.poller.poll_due()
     order = [r.path for r in setup.server.requests]
-    # The slow feed (no failures yet) was first in line; the healthy feed waited for it only,
-    # not for the three failing feeds queued before it.
+    # The slow feed was first in line; the healthy feed waited for it only, not for the three
+    # failing feeds queued before it.
     assert order[:2] == ["/slow", "/healthy"]
     assert sorted(order[2:]) == ["/broken1", "/broken2", "/broken3"]
 
