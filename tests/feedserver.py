@@ -189,6 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for chunk in reply.body():
             if reply.chunk_delay and owner.stopped.wait(reply.chunk_delay):
+                self.close_connection = True  # the client sees the body cut off, at once
                 return
             if not chunk:
                 continue
