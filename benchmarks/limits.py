@@ -292,6 +292,10 @@ A healthy feed (interval 2 s) beside six broken feeds on another host, 60 s:
 - Before, a tick lasted as long as its slowest feed (the 30 s answer, cut at the 20 s read
   timeout) and the healthy feed waited for it; after, a feed's next poll is planned from the
   end of its own.
+  With three polls a minute, how soon a new item is seen before is the luck of the draw
+  (anywhere from 0 to a whole tick, over 20 s); after, at most about one interval.
+- "Most in any second" counts what the stand-in accepted, which never exceeds 30: the 429s
+  are what the limiters tried beyond that.
 """
     print(body)
     if write:

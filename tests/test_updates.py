@@ -12,7 +12,7 @@ from telegram import Update
 from bot.config import Settings
 from bot.i18n import t
 from bot.updates import FairUpdateProcessor
-from tests.conftest import ADMIN_ID, USER_ID, Clock, running_bot, with_settings
+from tests.conftest import ADMIN_ID, USER_ID, BotHarness, Clock, running_bot, with_settings
 from tests.feedserver import FeedServer, Reply
 
 FLOODER = 3001
@@ -186,3 +186,19 @@ async def test_status_is_answered_while_an_admins_addfeed_waits_on_a_trickling_f
     print(f"\n/status answered after {latency * 1000:.0f} ms beside a trickling /addfeed")
     assert latency <= 1.0
     assert status.text and answer.text
+
+
+async def test_a_conversation_typed_ahead_runs_step_by_step_beside_other_chats(
+    bot: BotHarness,
+) -> None:
+    """PTB warns that ConversationHandler needs updates one by one: per chat they still are."""
+    steps = ["/addagreement", "Culture exchange programme", "Culture", "/skip", "/skip"]
+    for text in steps:  # typed ahead, without waiting for the answers
+        bot.standin.send_text(ADMIN_ID, text)
+        bot.standin.send_text(USER_ID, "/status")
+    answers = await bot.standin.wait_for_messages(ADMIN_ID, len(steps), timeout=10.0)
+    [cancelled] = await bot.ask(ADMIN_ID, "/cancel")
+    assert "Nothing was saved" in cancelled.text
+    assert "title" in answers[0].text.lower()  # each step answered in turn ...
+    assert "source" in answers[-1].text.lower()  # ... up to the source, after two skips
+    assert len(await bot.standin.wait_for_messages(USER_ID, len(steps))) == len(steps)
