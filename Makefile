@@ -30,3 +30,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.detection_quality
 	$(BIN)/python -m benchmarks.feeds
 	$(BIN)/python -m benchmarks.fanout --write
+	$(BIN)/python -m benchmarks.limits --write

@@ -2,8 +2,8 @@
 
 Run: .venv/bin/python -m benchmarks.fanout [--write]
 
-1. Limited: 1,000 private subscribers, the stand-in enforcing Telegram's limits (30 msg/s overall,
-   ~1/s per chat, 429 with retry_after otherwise) and the bot's own rate limiter on. Reported as
+1. Limited: 1,000 private subscribers, the stand-in enforcing Telegram's limits strictly (30 msg/s
+   overall, 1/s per chat, 429 with retry_after otherwise) and the bot's pacer on. Reported as
    messages/s and as a fraction of 30 msg/s.
 2. Raw: 5,000 subscribers, no limits anywhere: what the sending path itself can push.
 3. Naive baseline, same raw setup: one message at a time, one transaction per message.
@@ -170,10 +170,12 @@ Bot API stand-in, real Application and SQLite outbox).
 |---|---|
 {table}
 
-- *Limits on*: the stand-in answers 429 beyond 30 msg/s overall and ~1/s per chat; the bot's
-  `FairRateLimiter` (AIORateLimiter's 30/s and 20/min per group, with per-chat handling of
-  `RetryAfter`) paces the worker. The rate counts from the alert's creation to the last delivery
-  recorded; the stand-in lets the first 30 go at once, so "sustained" is measured after them.
+- *Limits on*: the stand-in answers 429 beyond 30 msg/s overall and one per second per chat,
+  counted in strict sliding windows without burst allowance; the bot's pacer
+  (`jobs.ratelimit.Pacer`: 30 per 1.02 s, smoothly spaced, replies ahead of alerts) paces the
+  worker. The rate counts from the alert's creation to the last delivery recorded; "sustained"
+  leaves out the first 30 messages. Stock `AIORateLimiter` and yesterday's limiter are compared
+  in the next section.
 - *No limits*: the raw sending path (claim in batches, 32 chats in flight, outcomes written in
   batches) against the naive loop (one message at a time, one transaction per message).
 - The naive loop keeps up with the 30/s cap in-process only because the stand-in answers in

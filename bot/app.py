@@ -14,7 +14,13 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import ApplicationBuilder, Defaults, TypeHandler
+from telegram.ext import (
+    ApplicationBuilder,
+    BaseRateLimiter,
+    BaseUpdateProcessor,
+    Defaults,
+    TypeHandler,
+)
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import handlers
@@ -24,8 +30,9 @@ from bot.lifecycle import SHUTDOWN_HOOKS, STARTUP_HOOKS
 from bot.menus import publish_commands
 from bot.metrics import METRICS_KEY, CountingRequest, Metrics
 from bot.services import SERVICES_KEY, AnyApp, Services, services_of, system_clock
+from bot.updates import FairUpdateProcessor
 from bot.webhook import WebhookConfig, start_webhook_server, stop_webhook_server
-from jobs.ratelimit import FairRateLimiter
+from jobs.ratelimit import Pacer
 from storage.db import Clock, Database
 from storage.visitdata import sync_visit
 
@@ -47,11 +54,16 @@ def build_application(
     clock: Clock = system_clock,
     token: str | None = None,
     rate_limits: bool = True,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
+    update_processor: BaseUpdateProcessor | None = None,
 ) -> AnyApp:
     """Build the Application; pass `request`s to talk to a stand-in instead of Telegram.
 
-    `rate_limits=False` drops the rate limiter (only for measuring the raw sending path).
+    `rate_limits=False` drops the rate limiter (only for measuring the raw sending path);
+    `rate_limiter` and `update_processor` replace the pacer and the fair update processor
+    (tests of features, and the baselines in benchmarks/).
     """
+    inbox = Inbox()  # fetched updates are stored before PTB confirms them (bot/inbox.py)
     builder = (
         ApplicationBuilder()
         .application_class(InboxApplication)
@@ -60,15 +72,16 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.visit.timezone))
         .post_init(_post_init_with(settings, clock))
         .post_shutdown(_post_shutdown)
+        # different chats at once, each chat in order, nobody flooding the others
+        .concurrent_updates(update_processor or FairUpdateProcessor(on_discard=inbox.discarded))
     )
     if rate_limits:
         # the builder's type parameter follows the limiter's argument type; the Application
         # is handled as AnyApp everywhere, so the narrower type is not needed
-        builder = builder.rate_limiter(FairRateLimiter(max_retries=2))  # type: ignore[arg-type]
+        builder = builder.rate_limiter(rate_limiter or Pacer())  # type: ignore[arg-type]
     # Every Bot API answer is counted at the request layer (429s included); the defaults mirror
     # ApplicationBuilder's own (a pool of 256 connections, one for getUpdates).
     metrics = Metrics()
-    inbox = Inbox()  # fetched updates are stored before PTB confirms them (bot/inbox.py)
     builder = builder.request(
         CountingRequest(request or HTTPXRequest(connection_pool_size=256), metrics)
     ).get_updates_request(

@@ -87,6 +87,11 @@ class Inbox:
         self._in_progress.add(update_id)
         return True
 
+    async def discarded(self, update: object) -> None:
+        """An update the processor dropped (a flood) or merged: settled, never replayed."""
+        if isinstance(update, Update):
+            await self.finish(update.update_id, handled=True)
+
     async def finish(self, update_id: int, *, handled: bool) -> None:
         self._in_progress.discard(update_id)
         if handled and self._db is not None and self._clock is not None:

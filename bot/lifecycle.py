@@ -21,7 +21,7 @@ from bot.handlers.review import notify_admins_of_story
 from bot.i18n import t
 from bot.inbox import PRUNE_INTERVAL_SECONDS, PRUNE_JOB_NAME, inbox_of, prune, replay_unhandled
 from bot.metrics import metrics_of
-from bot.notify import notify_admins
+from bot.notify import notify_admins, tell_chat_lost
 from bot.ops_server import OpsServer
 from bot.services import AnyApp, Services
 from jobs.backups import schedule_backups
@@ -29,9 +29,10 @@ from jobs.delivery import DeliveryWorker
 from jobs.detection import detector_for
 from jobs.feeds import make_client
 from jobs.polling import Poller, schedule_polling
-from jobs.ratelimit import FairRateLimiter
+from jobs.ratelimit import BULK, Pacer
 from jobs.reminders import Reminders
 from storage import feeds
+from storage.subscriptions import LostChat
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,11 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
         await feeds.ensure_feeds(svc.db, svc.visit_id, default, "default", svc.now())
     svc.feed_client = make_client()
 
+    # Polls in flight outlive the application's stop by a moment (`stop_feed_polling` cancels
+    # them); what they would tell admins then is in /feeds and /review anyway.
     async def feed_paused(feed: feeds.Feed, reason: str) -> None:
+        if not app.running:
+            return
         await notify_admins(
             app.bot,
             svc,
@@ -91,6 +96,8 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
         )
 
     async def new_agreement_story(story_id: int) -> None:
+        if not app.running:
+            return
         await notify_admins_of_story(app.bot, svc, story_id)
 
     metrics = metrics_of(app)
@@ -111,14 +118,24 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
 
 
 async def stop_feed_polling(svc: Services) -> None:
+    if svc.poller is not None:
+        await svc.poller.stop()  # polls in flight end before their client closes
     client, svc.feed_client = svc.feed_client, None
     if client is not None:
         await client.aclose()
 
 
 async def start_delivery(app: AnyApp, svc: Services) -> None:
-    """Resume the outbox where the last run stopped."""
+    """Resume the outbox where the last run stopped.
+
+    Alerts are marked bulk for the pacer, so that replies to people go first; another limiter
+    (a benchmark's baseline) gets PTB's default arguments.
+    """
     limiter = app.bot.rate_limiter
+
+    async def chat_lost(lost: LostChat) -> None:
+        await tell_chat_lost(app.bot, svc, lost)
+
     svc.delivery = DeliveryWorker(
         app.bot,
         svc.db,
@@ -126,7 +143,8 @@ async def start_delivery(app: AnyApp, svc: Services) -> None:
         clock=svc.clock,
         visit_id=svc.visit_id,
         default_tz=svc.visit.timezone,
-        flood=limiter if isinstance(limiter, FairRateLimiter) else None,
+        rate_limit_args=BULK if isinstance(limiter, Pacer) else None,
+        on_chat_lost=chat_lost,
         is_running=lambda: app.running,
     )
     await svc.delivery.start()

@@ -9,6 +9,8 @@ the per-language default ones, which is why those chats need one written in thei
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
@@ -91,6 +93,40 @@ async def publish_user_menu(app: AnyApp, svc: Services, user_id: int) -> None:
         await app.bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
     except TelegramError as exc:
         log.warning("could not reset the command menu of %s: %s", user_id, exc)
+
+
+# A burst of /language changes (someone trying every button) publishes the menu twice at most:
+# the first change at once, the rest merged into one publish when the burst is over.
+MENU_DEBOUNCE_SECONDS = 2.0
+_LAST_PUBLISHED = "menus.last_published"
+
+
+async def refresh_user_menu(app: AnyApp, svc: Services, user_id: int) -> None:
+    """After a /language change: `publish_user_menu` now, or once at the end of a burst.
+
+    Each publish costs Bot API calls (setMyCommands or deleteMyCommands, which Telegram limits
+    too); the trailing one reads the choice as it is by then, so the last change wins.
+    """
+    last: dict[int, float] = app.bot_data.setdefault(_LAST_PUBLISHED, {})
+    now = time.monotonic()
+    name = f"menu:{user_id}"
+    job_queue = app.job_queue
+    previous = last.get(user_id)
+    if previous is None or now - previous >= MENU_DEBOUNCE_SECONDS or job_queue is None:
+        if len(last) > 10_000:
+            for uid in [u for u, at in last.items() if now - at >= MENU_DEBOUNCE_SECONDS]:
+                del last[uid]
+        last[user_id] = now
+        await publish_user_menu(app, svc, user_id)
+        return
+    if job_queue.get_jobs_by_name(name):
+        return  # a publish is already due at the end of this burst
+
+    async def trailing(context: Any) -> None:
+        last[user_id] = time.monotonic()
+        await publish_user_menu(app, svc, user_id)
+
+    job_queue.run_once(trailing, max(0.0, previous + MENU_DEBOUNCE_SECONDS - now), name=name)
 
 
 async def _set_chat_menu(app: AnyApp, chat_id: int, menu: list[BotCommand]) -> None:

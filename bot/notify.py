@@ -9,7 +9,9 @@ import telegram
 from telegram import InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 
+from bot.i18n import t
 from bot.services import Services
+from storage.subscriptions import LostChat
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +45,21 @@ async def notify_admins(
         except TelegramError as exc:
             log.warning("could not send %s to admin %s: %s", what, admin_id, exc)
     return reached
+
+
+async def tell_chat_lost(bot: telegram.Bot, svc: Services, lost: LostChat) -> bool:
+    """Tell whoever subscribed a group or channel that the bot can no longer post there.
+
+    In their private chat and their language; "where possible": nobody may be known, or they
+    may never have started the bot. Returns whether the notice went out.
+    """
+    if lost.set_by is None or lost.chat_id > 0:
+        return False
+    lang = await svc.language_of(lost.set_by)
+    title = lost.title or str(lost.chat_id)
+    try:
+        await bot.send_message(lost.set_by, t(lang, "alerts.chat_lost", title=title))
+    except TelegramError as exc:
+        log.info("could not tell %s that chat %s was lost: %s", lost.set_by, lost.chat_id, exc)
+        return False
+    return True

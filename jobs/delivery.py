@@ -14,13 +14,15 @@ Guarantees
 * Nothing is lost: rows are claimed before sending and marked after; on start-up every 'sending'
   row goes back to 'pending'. A crash can repeat only what was in flight or sent but not yet
   recorded (at most `concurrency` chats plus one flush interval).
-* Limits: the application's rate limiter (`jobs.ratelimit.FairRateLimiter`) keeps the overall
-  30 messages/s and 20/min per group; the worker adds the per-chat pace (one message a second to
-  a private chat, one every three seconds to a group) by not claiming a chat that is cooling down.
-* Errors: RetryAfter waits the given time for that chat only and tries again; Forbidden and
-  "chat not found" deactivate the chat; ChatMigrated moves the subscription and re-queues the
-  rows for the new chat id; time-outs, network errors and 5xx are retried with backoff and then
-  marked 'failed'; an HTML parse error (a bug) is logged and the alert re-sent as plain text.
+* Limits: the application's rate limiter (`jobs.ratelimit.Pacer`) keeps every limit, overall
+  and per chat; the worker marks its sends as bulk (`rate_limit_args`) so that replies to people
+  go first. The worker itself only keeps enough chats in flight to use every slot.
+* Errors: a RetryAfter that gets past the limiter waits the given time for that chat only and
+  tries again; Forbidden, "chat not found" and, in groups and channels, "not enough rights"
+  deactivate the chat (for a group, the person who subscribed it is told, through
+  `on_chat_lost`); ChatMigrated moves the subscription and re-queues the rows for the new chat
+  id; time-outs, network errors and 5xx are retried with backoff and then marked 'failed'; an
+  HTML parse error (a bug) is logged and the alert re-sent as plain text.
 * Anything unexpected (a rendering bug, another TelegramError, a database hiccup) in a chat's
   task is logged with the chat id and ends that chat's unsent rows as 'failed' with the error:
   retrying a bug only repeats it, and a row left 'sending' would wait for the next restart. A
@@ -34,7 +36,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from telegram.constants import ParseMode
@@ -59,12 +61,18 @@ from storage.alerts import (
     unregister_waker,
 )
 from storage.db import Clock, Database, from_db_time
-from storage.subscriptions import ChatView, chat_views, deactivate, migrate_chat
+from storage.subscriptions import ChatView, LostChat, chat_views, deactivate, migrate_chat
 
 log = logging.getLogger(__name__)
 
-MAX_RETRY_AFTER_ROUNDS = (
-    20  # a chat still flood-limited after this many waits goes back to the queue
+MAX_RETRY_AFTER_ROUNDS = 20  # a chat still flood-limited after this many waits goes back
+# Telegram's answers when the bot may no longer post in a group or channel it is still in.
+NO_RIGHTS = (
+    "not enough rights",
+    "have no rights to send",
+    "chat_write_forbidden",
+    "need administrator rights",
+    "chat_restricted",
 )
 ERROR_PAUSE = 1.0  # seconds the loop waits after an unexpected error, so it cannot spin
 
@@ -91,10 +99,7 @@ class AlertRenderer(Protocol):
         ...
 
 
-class FloodControl(Protocol):
-    """The rate limiter's memory of 429s, so the worker waits for one chat, not for all."""
-
-    def paused_for(self, chat: int | str | None) -> float: ...
+ChatLostCallback = Callable[[LostChat], Awaitable[None]]
 
 
 class DeliveryWorker:
@@ -109,12 +114,11 @@ class DeliveryWorker:
         clock: Clock,
         visit_id: int,
         default_tz: dt.tzinfo,
-        flood: FloodControl | None = None,
+        rate_limit_args: object = None,
+        on_chat_lost: ChatLostCallback | None = None,
         is_running: Callable[[], bool] = lambda: True,
         concurrency: int = 32,
         retry_delays: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
-        private_interval: float = 1.0,
-        group_interval: float = 3.0,
         poll_interval: float = 2.0,
         flush_interval: float = 0.05,
         flush_batch: int = 100,
@@ -125,12 +129,13 @@ class DeliveryWorker:
         self.clock = clock
         self.visit_id = visit_id
         self.default_tz = default_tz
-        self.flood = flood
+        # passed on every send: `jobs.ratelimit.BULK` puts alerts behind replies (None: no
+        # limiter, or one that knows no priorities)
+        self.rate_limit_args = rate_limit_args
+        self.on_chat_lost = on_chat_lost
         self.is_running = is_running
         self.concurrency = concurrency
         self.retry_delays = tuple(retry_delays)  # one entry per retry: len+1 attempts in all
-        self.private_interval = private_interval
-        self.group_interval = group_interval
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self.flush_batch = flush_batch
@@ -139,7 +144,6 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._busy: set[int] = set()
-        self._cooling: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._loop_task: asyncio.Task[None] | None = None
@@ -195,10 +199,7 @@ class DeliveryWorker:
 
     async def _round(self) -> None:
         """Claim what is due for the free slots, start a task per chat, then sleep if idle."""
-        loop = asyncio.get_running_loop()
         self._wake.clear()
-        now = loop.time()
-        self._cooling = {c: u for c, u in self._cooling.items() if u > now}
         free = self.concurrency - len(self._busy)
         claimed: dict[int, list[DueDelivery]] = {}
         if free > 0 and (free >= max(1, self.concurrency // 4) or not self._busy):
@@ -207,7 +208,7 @@ class DeliveryWorker:
                     self.db,
                     self.clock(),
                     max_chats=free,
-                    exclude_chats=self._busy | set(self._cooling),
+                    exclude_chats=set(self._busy),
                 )
             except Exception:
                 log.exception("claiming deliveries failed")
@@ -232,7 +233,7 @@ class DeliveryWorker:
             return  # slots are full; a finishing task wakes us
         if not claimed and not self._busy and not self._outcomes and not await self._due():
             self._idle.set()
-        await self._sleep(await self._timeout(loop.time()))
+        await self._sleep(await self._timeout())
 
     async def _hold_quiet_chats(
         self, claimed: dict[int, list[DueDelivery]], views: dict[int, ChatView]
@@ -272,15 +273,13 @@ class DeliveryWorker:
             log.exception("releasing %d claimed deliveries failed", len(ids))
 
     async def _due(self) -> bool:
-        """Whether any pending delivery is due now (e.g. waiting for a cooling chat)."""
+        """Whether any pending delivery is due now."""
         return await any_due(self.db, self.clock())
 
-    async def _timeout(self, now: float) -> float:
+    async def _timeout(self) -> float:
         timeout = self.poll_interval
-        if self._cooling:
-            timeout = min(timeout, max(0.01, min(self._cooling.values()) - now))
         if not self._busy:
-            due = await next_due_at(self.db, exclude_chats=self._cooling)
+            due = await next_due_at(self.db)
             if due is not None:
                 wait = (from_db_time(due) - self.clock()).total_seconds()
                 timeout = min(timeout, max(0.01, wait))
@@ -351,9 +350,6 @@ class DeliveryWorker:
                 [Outcome(r.id, "failed", None, error) for r in rows if r.id not in settled]
             )
         finally:
-            loop = asyncio.get_running_loop()
-            pace = self.private_interval if chat_id > 0 else self.group_interval
-            self._cooling[chat_id] = loop.time() + pace
             self._busy.discard(chat_id)
 
     def _settle(self, settled: set[int], outcomes: list[Outcome]) -> None:
@@ -385,39 +381,26 @@ class DeliveryWorker:
     async def _send(self, chat_id: int, html: str) -> int | tuple[str, str]:
         """Send one message: its message_id, or (status, error): requeued, dropped, failed."""
         bot = self.bot
-        limiter = self.flood
         failures = 0
         flood_rounds = 0
         plain = False
         while True:
             try:
-                if plain:
-                    message = await bot.send_message(
-                        chat_id,
-                        self.renderer.plain(html),
-                        parse_mode=None,
-                        disable_web_page_preview=True,
-                    )
-                else:
-                    message = await bot.send_message(
-                        chat_id,
-                        html,
-                        parse_mode=ParseMode.HTML,
-                        disable_web_page_preview=True,
-                        rate_limit_args=0 if limiter is not None else None,
-                    )
+                message = await bot.send_message(
+                    chat_id,
+                    self.renderer.plain(html) if plain else html,
+                    parse_mode=None if plain else ParseMode.HTML,
+                    disable_web_page_preview=True,
+                    rate_limit_args=self.rate_limit_args,
+                )
                 self.sent_messages += 1
                 return int(message.message_id)
-            except RetryAfter as exc:
+            except RetryAfter as exc:  # the limiter's own retries did not suffice
                 flood_rounds += 1
-                seconds = retry_seconds(exc)
-                if limiter is None:
-                    await asyncio.sleep(seconds + 0.05)
-                else:  # the limiter noted it; wait for this chat only
-                    await asyncio.sleep(max(0.05, limiter.paused_for(chat_id)))
                 if flood_rounds >= MAX_RETRY_AFTER_ROUNDS:
                     log.warning("chat %s still flood-limited; back to the queue", chat_id)
                     return await self._requeue_for(chat_id)
+                await asyncio.sleep(retry_seconds(exc) + 0.05)
             except ChatMigrated as exc:
                 await self._flush()  # what went out before the move must stay 'sent'
                 new_id = int(exc.new_chat_id)
@@ -425,13 +408,13 @@ class DeliveryWorker:
                 self.wake()
                 return ("requeued", "migrated")
             except Forbidden as exc:
-                await deactivate(self.db, chat_id, f"forbidden: {exc.message}", self.clock())
-                return ("dropped", f"forbidden: {exc.message}")
+                return await self._lost(chat_id, f"forbidden: {exc.message}")
             except BadRequest as exc:
                 text = exc.message.lower()
                 if "chat not found" in text or "chat_id is empty" in text:
-                    await deactivate(self.db, chat_id, exc.message, self.clock())
-                    return ("dropped", exc.message)
+                    return await self._lost(chat_id, exc.message)
+                if chat_id < 0 and any(marker in text for marker in NO_RIGHTS):
+                    return await self._lost(chat_id, f"no rights: {exc.message}")
                 if "can't parse entities" in text and not plain:
                     log.error("Telegram rejected alert HTML for %s (%s): %r", chat_id, exc, html)
                     self.plain_fallbacks += 1
@@ -449,6 +432,16 @@ class DeliveryWorker:
                 if self._stopping or not self.is_running():
                     await asyncio.Event().wait()  # shutting down: stop here, rows stay 'sending'
                 raise
+
+    async def _lost(self, chat_id: int, reason: str) -> tuple[str, str]:
+        """The bot may no longer post here: stop trying, and tell a group's subscriber once."""
+        lost = await deactivate(self.db, chat_id, reason, self.clock())
+        if lost is not None and chat_id < 0 and self.on_chat_lost is not None:
+            try:
+                await self.on_chat_lost(lost)
+            except Exception:
+                log.exception("telling the subscriber of chat %s failed", chat_id)
+        return ("dropped", reason)
 
     async def _requeue_for(self, chat_id: int) -> tuple[str, str]:
         await self._flush()  # rows already sent must not go back to the queue

@@ -1,22 +1,32 @@
 """Scheduled feed polling: fetch due feeds politely, remember their health, form stories.
 
-Scheduling: one JobQueue job ticks every few seconds and polls the feeds whose own
-`next_poll_at` has come (each feed keeps its interval with jitter, or its backoff after
-failures). The job runs with `max_instances=1` and an asyncio lock, so runs never overlap;
-`coalesce=True` with no misfire grace limit means that after the machine sleeps, or a slow
-poll, the job runs once as soon as it can instead of being skipped (APScheduler's default grace is
-one second) or piling up. Feeds on one host are polled one after another with a pause between
-them; different hosts are polled concurrently, up to a bound.
+Scheduling: one JobQueue job ticks every few seconds and *starts* a poll for each feed whose
+own `next_poll_at` has come (each feed keeps its interval with jitter, or its backoff after
+failures) and that is not already in flight; the tick returns at once. So no tick waits for its
+slowest feed, and each feed's next poll is planned from when its own poll ended
+(`record_success` / `record_failure` stamp the end). Politeness per host stays: one request at a
+time, each at least `host_spacing` seconds after the previous one started. A host's queue lets
+feeds that last succeeded go before failing or new ones (for up to a minute, so those are not
+starved either), so however many broken feeds share a host, a healthy one waits for at most
+the one request in progress (at most one timeout). Different
+hosts never wait for each other, except for a global bound on polls running at once
+(`MAX_CONCURRENT_POLLS`), which a slow host can hold only one of. `stop()` cancels the polls in
+flight (a transaction under way rolls back).
+
+The job runs with `max_instances=1` and `coalesce=True` with no misfire grace limit: after the
+machine sleeps the job runs once as soon as it can instead of being skipped (APScheduler's
+default grace is one second) or piling up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import heapq
+import itertools
 import logging
 import random
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,12 +48,16 @@ log = logging.getLogger(__name__)
 
 Outcome = Literal["not_modified", "unchanged", "changed", "failed", "skipped"]
 HOST_SPACING_SECONDS = 2.0
-MAX_CONCURRENT_HOSTS = 8
+MAX_CONCURRENT_POLLS = 16
+# In a host's queue, a feed that is failing or was never polled yields to proven ones for up to
+# this long (it ranks as if it had asked this much later), so it cannot starve them and is not
+# starved itself.
+UNPROVEN_YIELD_SECONDS = 60.0
 
 
 @dataclass
 class PollReport:
-    """What one tick did, for logs, metrics and tests."""
+    """What the polls started by one `poll_due` did, for logs, metrics and tests."""
 
     outcomes: dict[int, Outcome] = field(default_factory=dict)
     new_items: int = 0
@@ -75,34 +89,76 @@ class Poller:
     on_feed_paused: FeedCallback | None = None
     # Called once per feed poll with the outcome and its duration in seconds (metrics).
     on_polled: Callable[[Outcome, float], None] | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _in_flight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    _hosts: dict[str, _HostQueue] = field(default_factory=dict)
+    _slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_POLLS)
+    )
+    _stopping: bool = False
+
+    async def start_due(self, report: PollReport | None = None) -> list[asyncio.Task[None]]:
+        """Start a poll for every due feed not already in flight; returns without waiting."""
+        if self._stopping:
+            return []
+        report = report if report is not None else PollReport()
+        due = await feeds.due_feeds(self.db, self.visit_id, self.clock())
+        started: list[asyncio.Task[None]] = []
+        for feed in due:
+            if feed.id in self._in_flight:
+                continue
+            task = asyncio.create_task(self._poll_in_turn(feed, report), name=f"feed-{feed.id}")
+            self._in_flight[feed.id] = task
+            task.add_done_callback(self._finished(feed.id))
+            started.append(task)
+        return started
+
+    def _finished(self, feed_id: int) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._in_flight.pop(feed_id, None)
+
+        return done
 
     async def poll_due(self) -> PollReport:
-        """Poll every due feed once; a tick finding the previous one still running does nothing."""
+        """Start the due feeds and wait for the polls this call started (tests, benchmarks)."""
         report = PollReport()
-        if self._lock.locked():
-            log.info("previous feed poll still running; skipping this tick")
-            return report
-        async with self._lock:
-            due = await feeds.due_feeds(self.db, self.visit_id, self.clock())
-            by_host: dict[str, list[feeds.Feed]] = defaultdict(list)
-            for feed in due:
-                by_host[urlsplit(feed.url).hostname or feed.url].append(feed)
-            limit = asyncio.Semaphore(MAX_CONCURRENT_HOSTS)
-
-            async def poll_host(host_feeds: list[feeds.Feed]) -> None:
-                async with limit:
-                    for index, feed in enumerate(host_feeds):
-                        if index:
-                            await asyncio.sleep(self.host_spacing)
-                        started = time.perf_counter()
-                        outcome = await self.poll_feed(feed, report)
-                        report.outcomes[feed.id] = outcome
-                        if self.on_polled is not None:
-                            self.on_polled(outcome, time.perf_counter() - started)
-
-            await asyncio.gather(*(poll_host(group) for group in by_host.values()))
+        started = await self.start_due(report)
+        if started:
+            await asyncio.gather(*started)
         return report
+
+    @property
+    def in_flight(self) -> int:
+        """Polls started and not finished (waiting for their host's turn, or running)."""
+        return len(self._in_flight)
+
+    async def stop(self) -> None:
+        """Cancel the polls in flight and wait for them to unwind; no new ones start."""
+        self._stopping = True
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _poll_in_turn(self, feed: feeds.Feed, report: PollReport) -> None:
+        """Wait for the host's turn and a slot, poll, and let the next feed of the host go."""
+        host_name = urlsplit(feed.url).hostname or feed.url
+        host = self._hosts.get(host_name)
+        if host is None:
+            host = self._hosts[host_name] = _HostQueue()
+        proven = feed.last_success_at is not None and feed.consecutive_failures == 0
+        await host.turn(proven=proven)
+        try:
+            await host.spaced(self.host_spacing)
+            async with self._slots:
+                started = time.perf_counter()
+                outcome = await self.poll_feed(feed, report)
+            report.outcomes[feed.id] = outcome
+            if self.on_polled is not None:
+                self.on_polled(outcome, time.perf_counter() - started)
+        except Exception:  # a database error, a bug: this feed's poll only
+            log.exception("polling feed %s failed", feed.url)
+        finally:
+            host.release()  # hosts are kept: as many as feeds at most, and spacing needs them
 
     async def poll_feed(self, feed: feeds.Feed, report: PollReport) -> Outcome:
         previous = Validators(feed.etag, feed.last_modified, feed.body_hash)
@@ -264,6 +320,48 @@ class Poller:
         )
 
 
+class _HostQueue:
+    """One request at a time to a host. The next turn goes to the feed waiting longest, where a
+    failing or never-polled feed counts as having asked `UNPROVEN_YIELD_SECONDS` later."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.last_start = -1e18
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def turn(self, *, proven: bool) -> None:
+        if not self.busy and not self._waiting:
+            self.busy = True
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        rank = loop.time() + (0.0 if proven else UNPROVEN_YIELD_SECONDS)
+        heapq.heappush(self._waiting, (rank, next(self._seq), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # the turn was ours already: pass it on
+            raise
+
+    async def spaced(self, spacing: float) -> None:
+        """Politeness: start no sooner than `spacing` after the previous request started."""
+        loop = asyncio.get_running_loop()
+        wait = self.last_start + spacing - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.last_start = loop.time()
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)
+                return
+        self.busy = False
+
+
 # --- scheduling ------------------------------------------------------------------------------
 
 FEED_JOB_NAME = "feed-poll"
@@ -275,10 +373,10 @@ def tick_seconds(poll_interval: int) -> float:
 
 
 def schedule_polling(job_queue: JobQueue[Any], poller: Poller, poll_interval: int) -> None:
-    """The repeating job that polls due feeds (see the module docstring for its options)."""
+    """The repeating job that starts due feeds (see the module docstring for its options)."""
 
     async def tick(context: object) -> None:
-        await poller.poll_due()
+        await poller.start_due()
 
     job_queue.run_repeating(
         tick,

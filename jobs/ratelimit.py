@@ -1,13 +1,36 @@
-"""PTB's AIORateLimiter, except that flood control pauses one chat instead of the whole bot.
+"""The pacer: every Bot API request passes here, so the bot never needs a 429 to slow down.
 
-AIORateLimiter keeps the overall limit (30 requests/s) and the per-group limit (20/min), which
-is what we want. But on a `RetryAfter` it halts *every* request for that long, so one chat's
-flood control would stall a fan-out to a thousand other chats. Here a `RetryAfter` pauses only
-the chat it came from; if several different chats are told to wait within one second, the limit
-is evidently global and everything pauses, for the time Telegram asked and no longer.
+Telegram answers 429 "retry after N" beyond about 30 messages a second overall, 20 a minute in a
+group or channel and about one a second in a private chat, does not publish how it counts, and
+may ban a bot that keeps running into it. PTB's `AIORateLimiter` is a leaky bucket: after a
+pause it lets a burst through, which a strict sliding window refuses. The pacer instead keeps the
+timestamps of recent sends and lets a message go only when every window it belongs to has room:
 
-`rate_limit_args` is the number of retries for this call (0: raise `RetryAfter` at once, which
-the delivery worker uses to do its own waiting); None means the configured default.
+* overall: at most 30 in any `1 + margin` seconds, and spaced `(1 + margin) / 30` apart on a
+  virtual schedule (GCRA: a late wake-up of up to half a slot does not slow the pace), so the
+  rate is smooth instead of 30 at once and then nothing;
+* per private chat: 1 in any `1 + margin` seconds; per group or channel: 20 in any
+  `60 + margin` seconds.
+
+The margin (20 ms by default) absorbs jitter between our clock and Telegram's; the overall rate
+is still `30 / 1.02` = 98% of the limit.
+
+What counts: methods that post or change a message in a chat (`COUNTED`) count overall and
+against their chat; answers to callback and inline queries count overall only (Telegram does not
+say whether they do; counting them costs a fan-out a few slots and can never cause a 429);
+everything else (getMe, getUpdates, setMyCommands, getChatMember, deleteMessage,
+sendChatAction ...) is not a message and passes straight through.
+
+Priorities: a request waits in one of two queues. Replies, the default, are anything sent while
+handling a person's update; `rate_limit_args=BULK` (the delivery worker's alerts) marks the
+other. The next free slot goes to the oldest reply whose chat may be written to, and only then
+to the oldest bulk request, so a reply waits at most one slot (about 34 ms) however long the
+fan-out; alerts use what replies leave.
+
+A 429 that still arrives is respected: the chat it came from pauses for the time Telegram asked
+(if three chats are told within a second the limit is evidently global and everything pauses),
+and the request is retried up to its `retries` (`Pace.retries`, or an int as with PTB's
+limiter; default `max_retries`) before `RetryAfter` reaches the caller.
 """
 
 from __future__ import annotations
@@ -16,16 +39,83 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import RetryAfter
-from telegram.ext import AIORateLimiter
+from telegram.ext import BaseRateLimiter
 
 log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
+ChatKey = int | str
 GLOBAL_SIGNAL_CHATS = 3  # this many distinct chats told to wait within a second = global limit
+OVERALL_PER_SECOND = 30
+PRIVATE_PER_SECOND = 1
+GROUP_PER_MINUTE = 20
+DEFAULT_MARGIN = 0.02
+
+COUNTED = frozenset(
+    name.lower()
+    for name in (
+        "sendMessage",
+        "sendPhoto",
+        "sendAudio",
+        "sendDocument",
+        "sendVideo",
+        "sendAnimation",
+        "sendVoice",
+        "sendVideoNote",
+        "sendPaidMedia",
+        "sendMediaGroup",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "sendSticker",
+        "sendInvoice",
+        "sendGame",
+        "copyMessage",
+        "copyMessages",
+        "forwardMessage",
+        "forwardMessages",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageMedia",
+        "editMessageReplyMarkup",
+        "editMessageLiveLocation",
+        "stopMessageLiveLocation",
+        "stopPoll",
+    )
+)
+"""Methods that post or change a message: they count overall and against their chat."""
+OVERALL_ONLY = frozenset(
+    name.lower()
+    for name in (
+        "answerCallbackQuery",
+        "answerInlineQuery",
+        "answerWebAppQuery",
+        "answerShippingQuery",
+        "answerPreCheckoutQuery",
+    )
+)
+"""Answers to a person's query: no chat to count against, but counted overall to be safe."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """`rate_limit_args` for the pacer: the priority class and the retries after a 429."""
+
+    bulk: bool = False
+    retries: int | None = None
+
+
+BULK = Pace(bulk=True)
+"""What the delivery worker passes: alerts wait behind every reply."""
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -36,33 +126,207 @@ def retry_seconds(exc: RetryAfter) -> float:
     return float(value)
 
 
-class FairRateLimiter(AIORateLimiter):
-    """AIORateLimiter with per-chat handling of RetryAfter (see the module docstring)."""
+class _Window:
+    """At most `limit` sends in any `seconds`: the timestamps of the recent ones."""
 
-    def __init__(self, *, max_retries: int = 2, overall_max_rate: float = 30.0) -> None:
-        super().__init__(max_retries=max_retries, overall_max_rate=overall_max_rate)
-        self._paused: dict[int | str | None, float] = {}  # chat (None: all) -> loop time
-        self._recent: list[tuple[float, int | str | None]] = []
+    __slots__ = ("limit", "seconds", "stamps")
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.stamps: deque[float] = deque()
+
+    def free_at(self, now: float) -> float:
+        """The earliest time one more send fits (`now` if it fits now)."""
+        stamps = self.stamps
+        while stamps and stamps[0] <= now - self.seconds:
+            stamps.popleft()
+        if len(stamps) < self.limit:
+            return now
+        return stamps[-self.limit] + self.seconds
+
+    def take(self, now: float) -> None:
+        self.stamps.append(now)
+
+
+@dataclass(eq=False, slots=True)
+class _Waiter:
+    future: asyncio.Future[None]
+    bulk: bool
+    chat: ChatKey | None  # None: counted overall only
+
+
+class Pacer(BaseRateLimiter[Pace | int]):
+    """PTB rate limiter with strict sliding windows and reply priority (see module docstring).
+
+    `private_per_second=None` drops the per-private-chat window (only for tests of features
+    that talk to one chat quickly against a stand-in without limits).
+    """
+
+    def __init__(
+        self,
+        *,
+        overall_per_second: int = OVERALL_PER_SECOND,
+        private_per_second: int | None = PRIVATE_PER_SECOND,
+        group_per_minute: int | None = GROUP_PER_MINUTE,
+        margin: float = DEFAULT_MARGIN,
+        max_retries: int = 2,
+    ) -> None:
+        self.margin = margin
+        self.max_retries = max_retries
+        self._overall = _Window(overall_per_second, 1.0 + margin)
+        self._spacing = (1.0 + margin) / overall_per_second
+        self._tolerance = self._spacing / 2
+        self._tat = -math.inf  # GCRA: the theoretical time of the next overall send
+        self._private = private_per_second
+        self._group = group_per_minute
+        self._chats: dict[ChatKey, _Window] = {}
+        self._replies: deque[_Waiter] = deque()
+        self._bulk: deque[_Waiter] = deque()
+        self._paused: dict[ChatKey | None, float] = {}  # chat (None: all) -> loop time
+        self._recent_429: list[tuple[float, ChatKey | None]] = []
+        self._kick = asyncio.Event()
+        self._pump_task: asyncio.Task[None] | None = None
+        self.granted: Counter[str] = Counter()  # "reply" / "bulk" / "free" (not counted)
         self.retry_after_count = 0
 
-    def paused_for(self, chat: int | str | None) -> float:
-        """Seconds until `chat` (or, with None, every chat) may be sent to again."""
+    async def initialize(self) -> None:
+        """Nothing to allocate: the pump starts with the first request that has to wait."""
+
+    async def shutdown(self) -> None:
+        """Stop the pump; requests still waiting fail (the application is going away)."""
+        task, self._pump_task = self._pump_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for queue in (self._replies, self._bulk):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.future.done():
+                    waiter.future.set_exception(RuntimeError("the rate limiter was shut down"))
+
+    # --- what a request counts against ------------------------------------------------------
+
+    def _window(self, chat: ChatKey) -> _Window | None:
+        window = self._chats.get(chat)
+        if window is not None:
+            return window
+        if isinstance(chat, int) and chat > 0:
+            if self._private is None:
+                return None
+            window = _Window(self._private, 1.0 + self.margin)
+        else:
+            if self._group is None:
+                return None
+            window = _Window(self._group, 60.0 + self.margin)
+        if len(self._chats) > 10_000:
+            self._forget_idle_chats()
+        self._chats[chat] = window
+        return window
+
+    def _forget_idle_chats(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for chat in [c for c, w in self._chats.items() if w.free_at(now) <= now and not w.stamps]:
+            del self._chats[chat]
+        self._paused = {c: u for c, u in self._paused.items() if u > now}
+
+    def _ready_at(self, waiter: _Waiter, now: float, overall_at: float) -> float:
+        at = overall_at
+        chat = waiter.chat
+        if chat is not None:
+            window = self._window(chat)
+            if window is not None:
+                at = max(at, window.free_at(now))
+            at = max(at, self._paused.get(chat, 0.0))
+        return at
+
+    def _dispatch(self, now: float) -> float | None:
+        """Grant every slot that is free now; the time of the next possible grant, if any."""
+        while True:
+            overall_at = max(
+                self._tat - self._tolerance,
+                self._overall.free_at(now),
+                self._paused.get(None, 0.0),
+            )
+            soonest = math.inf
+            granted = False
+            for queue in (self._replies, self._bulk):
+                for waiter in queue:
+                    at = self._ready_at(waiter, now, overall_at)
+                    if at <= now:
+                        queue.remove(waiter)
+                        self._grant(waiter, now)
+                        granted = True
+                        break
+                    soonest = min(soonest, at)
+                if granted:
+                    break
+            if not granted:
+                return soonest if soonest < math.inf else None
+
+    def _grant(self, waiter: _Waiter, now: float) -> None:
+        self._overall.take(now)
+        self._tat = max(self._tat, now) + self._spacing
+        if waiter.chat is not None:
+            window = self._window(waiter.chat)
+            if window is not None:
+                window.take(now)
+        self.granted["bulk" if waiter.bulk else "reply"] += 1
+        if not waiter.future.done():
+            waiter.future.set_result(None)
+
+    async def _pump(self) -> None:
+        """Wakes at the next possible grant, or when a request arrives; ends when none waits."""
+        loop = asyncio.get_running_loop()
+        while self._replies or self._bulk:
+            self._kick.clear()
+            wake = self._dispatch(loop.time())
+            if wake is None:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), max(0.0, wake - loop.time()))
+        self._pump_task = None
+
+    async def _slot(self, *, bulk: bool, chat: ChatKey | None) -> None:
+        """Wait for this request's turn; its send is counted when the turn comes."""
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(loop.create_future(), bulk, chat)
+        queue = self._bulk if bulk else self._replies
+        queue.append(waiter)
+        self._dispatch(loop.time())
+        if not waiter.future.done():
+            if self._pump_task is None:
+                self._pump_task = asyncio.create_task(self._pump(), name="pacer")
+            self._kick.set()
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            with contextlib.suppress(ValueError):
+                queue.remove(waiter)
+            raise
+
+    # --- flood control that still happens ---------------------------------------------------
+
+    def paused_for(self, chat: ChatKey | None) -> float:
+        """Seconds until `chat` (or, with None, every chat) may be sent to again after a 429."""
         now = asyncio.get_running_loop().time()
         until = max(self._paused.get(chat, 0.0), self._paused.get(None, 0.0))
         return max(0.0, until - now)
 
-    def note_retry_after(self, chat: int | str | None, seconds: float) -> None:
+    def note_retry_after(self, chat: ChatKey | None, seconds: float) -> None:
         """Record a flood-control answer for `chat`; may escalate to a global pause."""
         self.retry_after_count += 1
         now = asyncio.get_running_loop().time()
         until = now + seconds + 0.05
         self._paused[chat] = max(self._paused.get(chat, 0.0), until)
-        self._recent = [(t, c) for t, c in self._recent if now - t < 1.0]
-        self._recent.append((now, chat))
-        if len({c for _, c in self._recent}) >= GLOBAL_SIGNAL_CHATS:
+        self._recent_429 = [(t, c) for t, c in self._recent_429 if now - t < 1.0]
+        self._recent_429.append((now, chat))
+        if len({c for _, c in self._recent_429}) >= GLOBAL_SIGNAL_CHATS:
             self._paused[None] = max(self._paused.get(None, 0.0), until)
-        if len(self._paused) > 4096:
-            self._paused = {k: v for k, v in self._paused.items() if v > now}
+        self._kick.set()
+
+    # --- PTB's entry point ------------------------------------------------------------------
 
     async def process_request(
         self,
@@ -71,36 +335,38 @@ class FairRateLimiter(AIORateLimiter):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: int | None,
+        rate_limit_args: Pace | int | None,
     ) -> bool | JSONDict | list[JSONDict]:
-        max_retries = self._max_retries if rate_limit_args is None else rate_limit_args
-        chat_id: Any = data.get("chat_id")
-        chat = chat_id is not None
-        with contextlib.suppress(ValueError, TypeError):
-            chat_id = int(chat_id)
-        group: int | str | bool = False
-        if (isinstance(chat_id, int) and chat_id < 0) or isinstance(chat_id, str):
-            group = chat_id
-        key: int | str | None = chat_id if isinstance(chat_id, int | str) else None
-        paid = bool(data.get("allow_paid_broadcast", False))
+        method = endpoint.lower()
+        if method not in COUNTED and method not in OVERALL_ONLY:
+            self.granted["free"] += 1
+            return await callback(*args, **kwargs)
+        pace = rate_limit_args if isinstance(rate_limit_args, Pace) else Pace()
+        retries = rate_limit_args if isinstance(rate_limit_args, int) else pace.retries
+        max_retries = self.max_retries if retries is None else retries
+        chat = _chat_key(data.get("chat_id")) if method in COUNTED else None
         attempt = 0
         while True:
-            if chat:
-                wait = self.paused_for(key)
-                if wait > 0:
-                    await asyncio.sleep(wait)
+            await self._slot(bulk=pace.bulk, chat=chat)
             try:
-                return await self._run_request(
-                    chat=chat,
-                    group=group,
-                    allow_paid_broadcast=paid,
-                    callback=callback,
-                    args=args,
-                    kwargs=kwargs,
-                )
+                return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                self.note_retry_after(key, retry_seconds(exc))
+                seconds = retry_seconds(exc)
+                self.note_retry_after(chat, seconds)
                 if attempt >= max_retries:
                     raise
                 attempt += 1
-                log.info("flood control for %s: waiting %.1fs", key, retry_seconds(exc))
+                log.info("flood control for %s: waiting %.1fs", chat, seconds)
+
+
+def _chat_key(chat_id: Any) -> ChatKey | None:
+    """Chat ids arrive as int, numeric string or @username (channels and supergroups)."""
+    if chat_id is None or isinstance(chat_id, bool):
+        return None
+    if isinstance(chat_id, int):
+        return chat_id
+    text = str(chat_id)
+    try:
+        return int(text)
+    except ValueError:
+        return text.lower()

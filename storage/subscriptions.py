@@ -209,11 +209,34 @@ async def deactivate_in(tx: Tx, chat_id: int, reason: str, now: dt.datetime) -> 
     )
 
 
-async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) -> None:
-    """Stop sending to a chat that blocked or removed the bot (its subscription is kept)."""
+@dataclass(frozen=True)
+class LostChat:
+    """A chat just deactivated: who subscribed it, and its title, to tell them."""
+
+    chat_id: int
+    title: str
+    set_by: int | None
+    reason: str
+
+
+async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) -> LostChat | None:
+    """Stop sending to a chat that blocked or removed the bot (its subscription is kept).
+
+    Returns the chat's subscriber and title when it was active until now, so whoever reacts
+    (telling the subscriber) does so once, not on every failed alert; None otherwise.
+    """
     async with db.transaction() as tx:
+        row = await tx.fetchone(
+            "SELECT c.title, c.active, (SELECT s.set_by FROM subscriptions s"
+            " WHERE s.chat_id = c.chat_id ORDER BY s.updated_at DESC LIMIT 1) AS set_by"
+            " FROM chats c WHERE c.chat_id = ?",
+            (chat_id,),
+        )
         await deactivate_in(tx, chat_id, reason, now)
     log.info("chat %s deactivated: %s", chat_id, reason)
+    if row is None or not row["active"]:
+        return None
+    return LostChat(chat_id, str(row["title"] or ""), row["set_by"], reason)
 
 
 async def reactivate(db: Database, chat_id: int, now: dt.datetime) -> bool:
@@ -244,10 +267,35 @@ async def migrate_chat_in(tx: Tx, old_id: int, new_id: int, now: dt.datetime) ->
             " digest_hour, 1, ?, ? FROM chats WHERE chat_id = ?",
             (new_id, stamp, stamp, old_id),
         )
+    else:
+        # The supergroup's row came first (its service message, a command there): what it
+        # set itself wins, anything it left unset comes from the old group; quiet hours move
+        # as a pair.
+        await tx.execute(
+            "UPDATE chats SET type = 'supergroup',"
+            " title = CASE WHEN chats.title = '' THEN o.title ELSE chats.title END,"
+            " language = COALESCE(chats.language, o.language),"
+            " timezone = COALESCE(chats.timezone, o.timezone),"
+            " quiet_start = CASE WHEN chats.quiet_start IS NULL THEN o.quiet_start"
+            "   ELSE chats.quiet_start END,"
+            " quiet_end = CASE WHEN chats.quiet_start IS NULL THEN o.quiet_end"
+            "   ELSE chats.quiet_end END,"
+            " digest_hour = COALESCE(chats.digest_hour, o.digest_hour),"
+            " active = 1, inactive_reason = NULL, updated_at = ?"
+            " FROM (SELECT * FROM chats WHERE chat_id = ?) AS o WHERE chats.chat_id = ?",
+            (stamp, old_id, new_id),
+        )
+    # A subscription of the supergroup itself merges with the old one: the topics of both,
+    # and who set it there (else who set the old one).
     await tx.execute(
-        "INSERT OR IGNORE INTO subscriptions (visit_id, chat_id, wants_agreements, wants_agenda,"
+        "INSERT INTO subscriptions (visit_id, chat_id, wants_agreements, wants_agenda,"
         " set_by, created_at, updated_at) SELECT visit_id, ?, wants_agreements, wants_agenda,"
-        " set_by, created_at, ? FROM subscriptions WHERE chat_id = ?",
+        " set_by, created_at, ? FROM subscriptions WHERE chat_id = ?"
+        " ON CONFLICT (visit_id, chat_id) DO UPDATE SET"
+        " wants_agreements = MAX(subscriptions.wants_agreements, excluded.wants_agreements),"
+        " wants_agenda = MAX(subscriptions.wants_agenda, excluded.wants_agenda),"
+        " set_by = COALESCE(subscriptions.set_by, excluded.set_by),"
+        " updated_at = excluded.updated_at",
         (new_id, stamp, old_id),
     )
     await tx.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_id,))

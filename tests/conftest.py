@@ -14,6 +14,7 @@ from bot.app import build_application, running, services_of
 from bot.config import Settings, load_settings
 from bot.services import Services
 from bot.standin import BotApiStandin, SentMessage
+from jobs.ratelimit import Pacer
 
 ADMIN_ID = 42
 CLOSED_FEED_URL = "http://127.0.0.1:9/closed.xml"
@@ -99,8 +100,13 @@ class running_bot:  # noqa: N801 - reads like a context manager function
     """`async with running_bot(settings, clock) as harness:` starts and stops the whole bot."""
 
     def __init__(self, settings: Settings, clock: Clock, *, rate_limits: bool = False) -> None:
+        """`rate_limits`: the stand-in enforces Telegram's limits (strictly) and the bot paces
+        itself fully. Without, the bot's pacer keeps every limit except one message a second
+        per private chat, which would only slow down tests of features that talk to one
+        person quickly."""
         self.settings = settings
         self.clock = clock
+        self.rate_limits = rate_limits
         self.standin = BotApiStandin(rate_limits=rate_limits)
         for user_id, code in ((ADMIN_ID, "en"), (USER_ID, "en")):
             self.standin.add_user(user_id, first_name=f"User{user_id}", language_code=code)
@@ -112,6 +118,7 @@ class running_bot:  # noqa: N801 - reads like a context manager function
             get_updates_request=self.standin.request(),
             clock=self.clock,
             token=self.standin.token,
+            rate_limiter=Pacer() if self.rate_limits else Pacer(private_per_second=None),
         )
         self._running = running(self.app)
         await self._running.__aenter__()

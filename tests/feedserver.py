@@ -56,11 +56,14 @@ Route = Reply | Callable[[RecordedRequest], Reply]
 
 
 class FeedServer:
-    """A threaded HTTP/1.1 server on an ephemeral port of 127.0.0.1 (or `host`); a context
-    manager."""
+    """A threaded HTTP/1.1 server on an ephemeral port of 127.0.0.1; use it as a context manager.
+
+    ``host`` picks another loopback address (127.0.0.2 ...): another host to the poller, which
+    is polite per host name, or a "public" server for the private-address guard.
+    """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host  # another loopback address (127.0.0.2) can play a public server
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
         self.bytes_sent: dict[str, int] = {}
@@ -186,6 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for chunk in reply.body():
             if reply.chunk_delay and owner.stopped.wait(reply.chunk_delay):
+                self.close_connection = True  # the client sees the body cut off, at once
                 return
             if not chunk:
                 continue

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import bot.menus
 from bot.handlers.language import parse_choice
 from bot.i18n import t
 from bot.standin import SentMessage, parse_html
@@ -22,6 +23,17 @@ from tests.conftest import ADMIN_ID, BotHarness, buttons
 KO, TR, EN = 2001, 2002, 2003
 GROUP = -4001
 READERS = {KO: "ko", TR: "tr", EN: "en"}
+
+
+@pytest.fixture(autouse=True)
+def short_menu_debounce(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Menus are debounced; a short window keeps these tests quick (see `settle_menus`)."""
+    monkeypatch.setattr(bot.menus, "MENU_DEBOUNCE_SECONDS", 0.05)
+
+
+async def settle_menus() -> None:
+    """Let a trailing, debounced menu publish run."""
+    await asyncio.sleep(0.3)
 
 
 @pytest.fixture
@@ -220,6 +232,7 @@ async def test_language_switches_with_buttons_and_back_to_automatic(readers: Bot
     assert "Bundan sonra Türkçe yanıt veriyorum" in edited.text
     [back] = await bot.press(EN, edited, "lang:auto")
     assert "Automatic again" in back.text and "English (automatic" in back.text
+    await settle_menus()
     assert bot.standin.commands_for({"type": "chat", "chat_id": EN}) == []
     [start] = await bot.ask(EN, "/start")
     assert "State visit of South Korean President" in start.text
@@ -349,3 +362,21 @@ async def test_inline_query_empty_offers_one_fact_per_topic_and_no_match_none(
     assert "방문 개요" in answer["results"][0]["description"]
     answer = await inline(readers, KO, "zzzqqq")
     assert answer["results"] == []
+
+
+async def test_a_burst_of_language_changes_publishes_the_menu_twice_at_most(
+    readers: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.menus, "MENU_DEBOUNCE_SECONDS", 1.5)  # longer than the burst
+    harness = readers
+    [menu] = await harness.ask(EN, "/language")
+    before = sum(harness.standin.calls[m] for m in ("setMyCommands", "deleteMyCommands"))
+    current = menu
+    for choice in ["ko", "tr", "en", "ko", "tr", "auto", "ko", "tr"] * 2:  # last: Turkish
+        [current] = await harness.press(EN, current, f"lang:{choice}")
+    assert "Bundan sonra Türkçe yanıt veriyorum" in current.text  # every answer at once
+    await asyncio.sleep(1.8)  # the burst is over: one trailing publish
+    after = sum(harness.standin.calls[m] for m in ("setMyCommands", "deleteMyCommands"))
+    assert after - before <= 2  # not sixteen
+    chat_menu = harness.standin.commands_for({"type": "chat", "chat_id": EN})
+    assert {c["command"]: c["description"] for c in chat_menu}["help"] == t("tr", "command.help")

@@ -378,3 +378,75 @@ async def test_admin_feeds_stay_public_when_the_deployment_says_so(setup: Setup)
     [feed] = await feeds.list_feeds(setup.db, setup.visit_id)
     assert "not a public address" in (feed.last_error or "")
     assert setup.server.requests_to("/internal") == []
+
+
+@pytest.fixture
+def other_host() -> Iterator[FeedServer]:
+    with FeedServer(host="127.0.0.2") as srv:
+        yield srv
+
+
+async def test_a_slow_host_never_delays_another_host(setup: Setup, other_host: FeedServer) -> None:
+    other_host.route("/slow", Reply(body=rss(), delay=3.0))
+    await setup.db.execute(
+        "INSERT INTO feeds (visit_id, url, origin, created_at) VALUES (?, ?, 'admin', ?)",
+        (setup.visit_id, other_host.url("/slow"), to_db_time(setup.clock[0])),
+    )
+    setup.server.route("/fast", Reply(body=rss()))
+    fast = await setup.add_feed("/fast")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    tasks = await setup.poller.start_due()  # returns at once, both polls in flight
+    assert len(tasks) == 2 and loop.time() - started < 0.5
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    assert loop.time() - started < 2.5  # the fast host finished while the slow one answers
+    assert len(done) == 1 and len(pending) == 1
+    fast_feed = await feeds.find_feed(setup.db, setup.visit_id, str(fast))
+    assert fast_feed is not None and fast_feed.last_success_at is not None
+    # A tick while the slow poll is in flight does not start it again.
+    assert await setup.poller.start_due() == []
+    assert setup.poller.in_flight == 1
+    await asyncio.gather(*pending)
+    assert len(other_host.requests_to("/slow")) == 1
+
+
+async def test_on_one_host_a_healthy_feed_goes_before_failing_ones(setup: Setup) -> None:
+    setup.poller.host_spacing = 0.0
+    setup.server.route("/slow", Reply(body=rss(), delay=0.6))
+    for name in ("broken1", "broken2", "broken3"):
+        setup.server.route(f"/{name}", Reply(status=500, body=b"", delay=0.3))
+    ids = {name: await setup.add_feed(f"/{name}") for name in ("slow", "broken1", "broken2")}
+    ids["broken3"] = await setup.add_feed("/broken3")
+    setup.server.route("/healthy", Reply(body=rss()))
+    ids["healthy"] = await setup.add_feed("/healthy")
+    await setup.db.execute(
+        "UPDATE feeds SET consecutive_failures = 1 WHERE id IN (?, ?, ?)",
+        (ids["broken1"], ids["broken2"], ids["broken3"]),
+    )
+    await setup.db.execute(
+        "UPDATE feeds SET last_success_at = ? WHERE id IN (?, ?)",
+        (to_db_time(setup.clock[0]), ids["slow"], ids["healthy"]),
+    )
+    await setup.poller.poll_due()
+    order = [r.path for r in setup.server.requests]
+    # The slow feed was first in line; the healthy feed waited for it only, not for the three
+    # failing feeds queued before it.
+    assert order[:2] == ["/slow", "/healthy"]
+    assert sorted(order[2:]) == ["/broken1", "/broken2", "/broken3"]
+
+
+async def test_stop_cancels_polls_in_flight_cleanly(setup: Setup) -> None:
+    setup.server.route("/slow", Reply(body=rss(OLD_ITEM), delay=5.0))
+    feed_id = await setup.add_feed("/slow")
+    before = await feeds.find_feed(setup.db, setup.visit_id, str(feed_id))
+    tasks = await setup.poller.start_due()
+    await asyncio.sleep(0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await setup.poller.stop()
+    assert loop.time() - started < 1.0
+    assert all(t.done() for t in tasks) and setup.poller.in_flight == 0
+    after = await feeds.find_feed(setup.db, setup.visit_id, str(feed_id))
+    assert after == before  # nothing half-recorded: the poll simply did not happen
+    assert await setup.poller.start_due() == []  # a stopped poller starts nothing
+    assert await setup.db.fetchval("SELECT COUNT(*) FROM news_items") == 0

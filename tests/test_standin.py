@@ -303,9 +303,9 @@ async def test_edit_not_modified_and_missing(standin: BotApiStandin, bot_app: Ap
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-async def test_rate_limits_raise_retry_after() -> None:
+async def test_rate_limits_raise_retry_after_in_the_burst_model() -> None:
     clock = FakeClock()
-    standin = BotApiStandin(clock=clock)
+    standin = BotApiStandin(clock=clock, flood_model="burst")
     standin.add_user(USER)
     standin.add_group(-200, title="G")
     async with build_app(standin) as app:
@@ -336,6 +336,54 @@ async def test_rate_limits_raise_retry_after() -> None:
                 await bot.send_message(uid, "x")
                 accepted += 1
         assert accepted == 30
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_strict_flood_model_is_a_sliding_window_without_burst() -> None:
+    clock = FakeClock()
+    standin = BotApiStandin(clock=clock)  # strict is the default
+    standin.add_user(USER)
+    standin.add_group(-200, title="G")
+    for uid in range(1, 61):
+        standin.add_user(uid)
+    async with build_app(standin) as app:
+        bot = app.bot
+        await bot.send_message(USER, "one")
+        with pytest.raises(RetryAfter) as info:  # no burst: the second message in a second
+            await bot.send_message(USER, "two")
+        assert retry_seconds(info.value) == 1
+        clock.now += 0.999
+        with pytest.raises(RetryAfter):  # still inside the second that holds "one"
+            await bot.send_message(USER, "two")
+        clock.now += 0.001
+        await bot.send_message(USER, "two")
+
+        for second in range(20):  # 20 in any minute per group, however they are spread
+            await bot.send_message(-200, f"g{second}")
+            clock.now += 2.9
+        with pytest.raises(RetryAfter) as info:
+            await bot.send_message(-200, "g")
+        assert retry_seconds(info.value) == 2  # 60 s after the first of the twenty
+        clock.now += 2.5
+        await bot.send_message(-200, "g")
+
+        # 30 in any second overall: 20 early in the second and 10 late fill it; the next
+        # message waits until the early ones leave the window, a token bucket would not.
+        clock.now += 60
+        for uid in range(1, 21):
+            await bot.send_message(uid, "x")
+        clock.now += 0.9
+        for uid in range(21, 31):
+            await bot.send_message(uid, "x")
+        clock.now += 0.05
+        with pytest.raises(RetryAfter):
+            await bot.send_message(31, "x")
+        clock.now += 0.05
+        for uid in range(31, 51):
+            await bot.send_message(uid, "x")
+        with pytest.raises(RetryAfter):
+            await bot.send_message(51, "x")
+        assert standin.errors_returned[("sendMessage", 429)] == 5
 
 
 async def test_blocked_user_forbidden(standin: BotApiStandin, bot_app: Application) -> None:  # type: ignore[type-arg]

@@ -3,8 +3,8 @@
 Without a choice the bot follows the user's Telegram app (`language_code`), which is right for
 most people; the choice exists for those whose app language is not the one they read best. It
 is stored per user, so it applies in every chat, and a group's alerts follow the language of
-whoever set the group's subscription. The command menu follows the choice too (see
-`bot.menus.publish_user_menu`).
+whoever set the group's subscription. The command menu follows the choice too, debounced (see
+`bot.menus.refresh_user_menu`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.common import args_text, reply
 from bot.i18n import LANGUAGES, Html, language_for, t
-from bot.menus import publish_user_menu
+from bot.menus import refresh_user_menu
 from bot.services import Services, services
 from storage.users import set_language, user_language
 
@@ -105,7 +105,7 @@ async def _apply(svc: Services, context: ContextTypes.DEFAULT_TYPE, user: User, 
     chosen = None if choice == AUTO else choice
     await set_language(svc.db, user.id, chosen, svc.now(), language_code=user.language_code)
 
-    await publish_user_menu(context.application, svc, user.id)
+    await refresh_user_menu(context.application, svc, user.id)
     return chosen or language_for(user.language_code)
 
 

@@ -20,6 +20,7 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.common import args_text, reply
 from bot.i18n import Html, t
+from bot.notify import tell_chat_lost
 from bot.render import format_clock
 from bot.services import Services, services
 from storage import subscriptions as subscription_store
@@ -406,7 +407,9 @@ async def track(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if member is not None:
         status = member.new_chat_member.status
         if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
-            await subscription_store.deactivate(svc.db, member.chat.id, f"bot {status}", now)
+            lost = await subscription_store.deactivate(svc.db, member.chat.id, f"bot {status}", now)
+            if lost is not None:
+                await tell_chat_lost(context.bot, svc, lost)
         elif status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR):
             await subscription_store.reactivate(svc.db, member.chat.id, now)
         return

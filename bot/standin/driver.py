@@ -300,6 +300,38 @@ class Driver(StandinState):
         )
         return [first, second]
 
+    def kick_bot(self, chat_id: int, *, by: int | None = None) -> JSONDict:
+        """An admin removes the bot from a group; returns the queued ``my_chat_member`` update.
+
+        Sends to the group fail with 403 "bot was kicked from the group chat" from then on.
+        """
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.kind == "private":
+            raise ValueError(f"{chat_id} is not a group")
+        chat.bot_kicked = True
+        actor = self._users.get(by) if by is not None else None
+        return self._queue(
+            "my_chat_member",
+            {
+                "chat": chat.info,
+                "from": actor or SERVICE_USER,
+                "date": int(time.time()),
+                "old_chat_member": {"status": "member", "user": self.bot_user},
+                "new_chat_member": {"status": "kicked", "user": self.bot_user, "until_date": 0},
+            },
+        )
+
+    def mute_bot(self, chat_id: int, muted: bool = True) -> None:
+        """The group no longer lets the bot send messages (400 "not enough rights").
+
+        No update is queued: the bot finds out when it tries to post, as it does when Telegram's
+        update was missed or the group's default permissions changed.
+        """
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.kind == "private":
+            raise ValueError(f"{chat_id} is not a group")
+        chat.bot_muted = muted
+
     def remove_chat(self, chat_id: int) -> None:
         """The chat disappears: further calls about it fail with 400 "chat not found"."""
         chat = self._chats.get(chat_id)

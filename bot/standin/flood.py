@@ -1,10 +1,15 @@
-"""Telegram's flood control, approximated by token buckets.
+"""Telegram's flood control: strict sliding windows by default, token buckets on request.
 
 Telegram documents about 30 messages per second overall, about one per second in a private
 chat and 20 per minute in a group, and answers 429 "Too Many Requests: retry after N" beyond
-that. The model here: one bucket for the whole bot (30/s, burst 30), one per private chat (1/s,
-burst 3) and one per group (20/min, burst 20). A request is accepted only if every bucket it
-draws from has a whole token.
+that. It does not publish its algorithm, so the stand-in takes the conservative reading:
+
+* ``strict`` (the default): sliding windows with no burst allowance. A message is accepted
+  only if the window ending now holds fewer than the limit: 30 in any second for the bot, 1 in
+  any second per private chat, 20 in any minute per group. A bot that passes this never relies
+  on Telegram forgiving a burst.
+* ``burst``: token buckets (30/s with a burst of 30, 1/s with a burst of 3 per private chat,
+  20/min with a burst of 20 per group), the lenient reading some fakes use; kept for comparison.
 
 Only sends and edits are limited (the caller decides which requests count). Time comes from the
 injected ``clock`` so tests are deterministic.
@@ -12,9 +17,45 @@ injected ``clock`` so tests are deterministic.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from typing import Literal
 
-__all__ = ["FloodControl"]
+__all__ = ["FloodControl", "FloodModel"]
+
+FloodModel = Literal["strict", "burst"]
+
+OVERALL_PER_SECOND = 30
+PRIVATE_PER_SECOND = 1
+GROUP_PER_MINUTE = 20
+
+
+class _Window:
+    """At most ``limit`` accepted messages in any ``seconds`` (the window ``(now - s, now]``)."""
+
+    __slots__ = ("limit", "seconds", "stamps")
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.stamps: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more message fits (0 if it fits now)."""
+        stamps = self.stamps
+        while stamps and stamps[0] <= now - self.seconds:
+            stamps.popleft()
+        if len(stamps) < self.limit:
+            return 0.0
+        return stamps[0] + self.seconds - now
+
+    def take(self, now: float) -> None:
+        self.stamps.append(now)
+
+    def idle(self, now: float) -> bool:
+        """Nothing in the window: forgetting it changes nothing."""
+        self.wait(now)
+        return not self.stamps
 
 
 class _Bucket:
@@ -36,34 +77,67 @@ class _Bucket:
         self.last = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
+    def take(self, now: float) -> None:
+        self.tokens -= 1
+
+    def idle(self, now: float) -> bool:
+        self.wait(now)
+        return self.tokens >= self.capacity
+
+
+_Limit = _Window | _Bucket
+
 
 class FloodControl:
     """Decides whether the bot may send to a chat now; see the module docstring for the limits.
 
     Call :meth:`check` first; if it returns ``None`` the request is accepted and :meth:`record`
-    must follow (with no time passing in between: ``check`` brings the buckets up to date).
+    must follow (with no time passing in between: ``check`` brings the limits up to date).
     """
 
-    __slots__ = ("_chats", "_clock", "_global")
+    __slots__ = ("_chats", "_clock", "_global", "_model", "_now")
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], model: FloodModel = "strict") -> None:
         self._clock = clock
-        self._global = _Bucket(30.0, 30.0, clock())
-        self._chats: dict[int, _Bucket] = {}
+        self._model = model
+        now = clock()
+        self._now = now
+        self._global: _Limit = (
+            _Window(OVERALL_PER_SECOND, 1.0)
+            if model == "strict"
+            else _Bucket(float(OVERALL_PER_SECOND), float(OVERALL_PER_SECOND), now)
+        )
+        self._chats: dict[int, _Limit] = {}
+
+    @property
+    def model(self) -> FloodModel:
+        return self._model
+
+    def _limit_for(self, chat_id: int, now: float) -> _Limit:
+        if self._model == "strict":
+            if chat_id > 0:
+                return _Window(PRIVATE_PER_SECOND, 1.0)
+            return _Window(GROUP_PER_MINUTE, 60.0)
+        if chat_id > 0:
+            return _Bucket(1.0, 3.0, now)
+        return _Bucket(GROUP_PER_MINUTE / 60.0, float(GROUP_PER_MINUTE), now)
 
     def check(self, chat_id: int) -> int | None:
         """``None`` if a message to ``chat_id`` may go now, else the ``retry_after`` seconds."""
         now = self._clock()
-        bucket = self._chats.get(chat_id)
-        if bucket is None:
-            bucket = _Bucket(1.0, 3.0, now) if chat_id > 0 else _Bucket(20.0 / 60.0, 20.0, now)
-            self._chats[chat_id] = bucket
-        wait = max(self._global.wait(now), bucket.wait(now))
+        self._now = now
+        limit = self._chats.get(chat_id)
+        if limit is None:
+            limit = self._chats[chat_id] = self._limit_for(chat_id, now)
+        wait = max(self._global.wait(now), limit.wait(now))
         if wait > 0:
             return max(1, int(-(-wait // 1)))
         return None
 
     def record(self, chat_id: int) -> None:
         """Count an accepted message to ``chat_id`` (right after a successful :meth:`check`)."""
-        self._global.tokens -= 1
-        self._chats[chat_id].tokens -= 1
+        now = self._now
+        self._global.take(now)
+        self._chats[chat_id].take(now)
+        if len(self._chats) > 50_000:  # forget chats whose windows are empty again
+            self._chats = {c: w for c, w in self._chats.items() if not w.idle(now)}

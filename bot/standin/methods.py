@@ -129,6 +129,10 @@ class BotApiMethods(StandinState):
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             if not chat.started:
                 raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        elif chat.bot_kicked:
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat.kind} chat")
+        elif chat.bot_muted:
+            raise bad("not enough rights to send text messages to the chat")
         return chat
 
     def _rate_check(self, chat_id: int) -> None:

@@ -15,6 +15,7 @@ from typing import Final
 from bot.standin.adapter import StandinRequest
 from bot.standin.driver import Driver
 from bot.standin.errors import ApiError, InjectedError, JSONDict, bad, encode
+from bot.standin.flood import FloodModel
 from bot.standin.methods import BotApiMethods
 
 __all__ = ["BotApiStandin"]
@@ -42,6 +43,7 @@ class BotApiStandin(Driver, BotApiMethods):
         rate_limits: bool = True,
         clock: Callable[[], float] = time.monotonic,
         privacy_mode: bool = True,
+        flood_model: FloodModel = "strict",
     ) -> None:
         super().__init__(
             bot_id=bot_id,
@@ -50,6 +52,7 @@ class BotApiStandin(Driver, BotApiMethods):
             rate_limits=rate_limits,
             clock=clock,
             privacy_mode=privacy_mode,
+            flood_model=flood_model,
         )
         self._handlers = self._method_table()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from bot.standin.errors import FaultQueue, JSONDict
-from bot.standin.flood import FloodControl
+from bot.standin.flood import FloodControl, FloodModel
 
 __all__ = ["DEFAULT_ALLOWED", "SERVICE_USER", "ChatRecord", "SentMessage", "StandinState"]
 
@@ -87,6 +87,8 @@ class ChatRecord:
         "admins",
         "blocked",
         "bot_is_admin",
+        "bot_kicked",
+        "bot_muted",
         "creator",
         "id",
         "info",
@@ -111,6 +113,8 @@ class ChatRecord:
         self.creator: int | None = None
         self.members: set[int] = set()
         self.bot_is_admin = False
+        self.bot_kicked = False  # removed from the group: 403 "bot was kicked"
+        self.bot_muted = False  # may not send messages there: 400 "not enough rights"
 
 
 class StandinState:
@@ -125,6 +129,7 @@ class StandinState:
         rate_limits: bool,
         clock: Callable[[], float],
         privacy_mode: bool,
+        flood_model: FloodModel = "strict",
     ) -> None:
         self.bot_id = bot_id
         self.bot_username = bot_username
@@ -171,7 +176,7 @@ class StandinState:
         self._next_query_id = 1
 
         self._faults = FaultQueue()
-        self._flood = FloodControl(clock)
+        self._flood = FloodControl(clock, flood_model)
 
     # -----------------------------------------------------------------------------------------
     # bookkeeping shared by the Bot API methods and the outside world
