@@ -118,7 +118,7 @@ class TickPoller(Poller):
         if self._tick_lock.locked():
             return report
         async with self._tick_lock:
-            due = await feeds.due_feeds(self.db, self.visit_id, self.clock())
+            due = await feeds.due_feeds(self.db, [v.visit_id for v in self.visits], self.clock())
             by_host: dict[str, list[feeds.Feed]] = defaultdict(list)
             for feed in due:
                 by_host[urlsplit(feed.url).hostname or feed.url].append(feed)

@@ -25,8 +25,10 @@ import feedparser  # type: ignore[import-untyped]
 from benchmarks.report import write_section
 from jobs.detection import detector_for
 from jobs.feeds import make_client
+from jobs.pipeline import Followed
 from jobs.polling import Poller
-from storage.db import Database, to_db_time
+from storage import feeds
+from storage.db import Database
 from storage.visit import load_visit
 from storage.visitdata import sync_visit
 from tests.feedserver import FeedServer, Reply
@@ -79,21 +81,15 @@ async def run() -> list[tuple[str, float, float]]:
 
         db = await Database.open(Path(tmp) / "bench.db")
         visit_id = await sync_visit(db, visit)
-        async with db.transaction() as tx:
-            await tx.executemany(
-                "INSERT INTO feeds (visit_id, url, origin, created_at) VALUES (?, ?, 'env', ?)",
-                [(visit_id, url, to_db_time(NOW)) for url in urls],
-            )
+        await feeds.ensure_feeds(db, visit_id, urls, "env", NOW)
         clock = [NOW]
         async with make_client() as client:
             poller = Poller(
                 db=db,
-                visit=visit,
-                visit_id=visit_id,
+                visits=[Followed(visit_id, visit, detector_for(visit))],
                 client=client,
                 interval=300.0,
                 clock=lambda: clock[0],
-                detector=detector_for(visit),
                 rng=random.Random(1),
                 host_spacing=0.0,
             )

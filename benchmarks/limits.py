@@ -37,6 +37,7 @@ from bot.standin import BotApiStandin, SentMessage
 from bot.updates import FairUpdateProcessor
 from jobs.detection import detector_for
 from jobs.feeds import make_client
+from jobs.pipeline import Followed
 from jobs.polling import Poller, tick_seconds
 from jobs.ratelimit import Pacer
 from storage import feeds
@@ -198,12 +199,10 @@ async def polling(kind: type[Poller], seconds: float = 60.0) -> dict[str, float]
         async with make_client() as client:
             poller = kind(
                 db=db,
-                visit=visit,
-                visit_id=visit_id,
+                visits=[Followed(visit_id, visit, detector_for(visit))],
                 client=client,
                 interval=2.0,
                 clock=clock,
-                detector=detector_for(visit),
             )
             tick = tick_seconds(2)
             current: asyncio.Task[Any] | None = None

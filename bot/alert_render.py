@@ -27,7 +27,7 @@ from bot.render import (
 )
 from storage.alerts import DIGEST_EXEMPT, DueDelivery, zone
 from storage.subscriptions import ChatView
-from storage.visit import Visit
+from storage.visit import Catalog, LoadedVisit
 
 MAX_TITLE = 300
 MAX_TEXT = 3000
@@ -42,10 +42,11 @@ CORRECTION_FIELDS = ("title", "sector", "signed_on", "parties", "source_url", "s
 
 @dataclass(frozen=True)
 class AlertView:
-    """One alert as the renderer sees it."""
+    """One alert as the renderer sees it; `context` overrides the bundle's (its own visit)."""
 
     kind: str
     payload: Mapping[str, Any]
+    context: RenderContext | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class RenderContext:
     tz: dt.tzinfo
     sector_names: Mapping[str, str] = field(default_factory=dict)
     digest: bool = False
+    visit_name: str = ""  # shown above the alert when the chat follows several visits
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,15 @@ def _agenda(payload: Mapping[str, Any], ctx: RenderContext, *, reminder: bool) -
 
 
 def render_alert(alert: AlertView, ctx: RenderContext) -> Html:
-    """One alert as HTML, always shorter than a message."""
+    """One alert as HTML, always shorter than a message; labelled with its visit if asked."""
+    body = _render_body(alert, ctx)
+    if not ctx.visit_name:
+        return body
+    label = t(ctx.lang, "alert.visit", visit=_text(ctx.visit_name, MAX_TITLE))
+    return Html(f"{label}\n{body}")
+
+
+def _render_body(alert: AlertView, ctx: RenderContext) -> Html:
     kind = alert.kind
     if kind in ("agreement", "correction"):
         return _agreement(alert.payload, ctx, correction=kind == "correction")
@@ -228,7 +238,7 @@ def render_bundle(
     elif len(alerts) > 1:
         heading = t(ctx.lang, "alert.bundle.head", count=len(alerts))
     room = limit - (utf16_len(heading) + utf16_len(SEPARATOR) if heading else 0)
-    parts = [fit(render_alert(a, ctx), room) for a in alerts]
+    parts = [fit(render_alert(a, a.context or ctx), room) for a in alerts]
     messages: list[RenderedMessage] = []
     current: list[str] = [heading] if heading else []
     indexes: list[int] = []
@@ -267,26 +277,44 @@ def to_plain(text: str) -> str:
 
 
 class ChatAlertRenderer:
-    """The delivery worker's renderer: a chat's due alerts in its language and time zone."""
+    """The delivery worker's renderer: a chat's due alerts in its language and time zone, each
+    in the terms of its own visit (sector names, the visit's zone when the chat chose none),
+    named with its visit when the chat follows more than one."""
 
-    def __init__(self, visit: Visit) -> None:
-        self.visit = visit
+    def __init__(self, visits: Catalog) -> None:
+        self.visits = visits
 
     def context(self, chat: ChatView | None, rows: Sequence[DueDelivery]) -> RenderContext:
+        """The bundle's context: the reader's language, their zone, digest or not."""
         lang = DEFAULT_LANGUAGE
-        tz: dt.tzinfo = self.visit.timezone
         digest = False
         if chat is not None:
             # A stored language that is not (or no longer) ours must not break rendering.
             lang = resolve_language(chat.language, chat.language_code)
-            tz = zone(chat.timezone, self.visit.timezone)
             digest = chat.digest_hour is not None and any(r.kind not in DIGEST_EXEMPT for r in rows)
-        sectors = {s.key: s.name.get(lang) for s in self.visit.sectors}
-        return RenderContext(lang=lang, tz=tz, sector_names=sectors, digest=digest)
+        first = self.visits.get(rows[0].visit_id) if rows else None
+        return self._visit_context(chat, lang, first, digest)
+
+    def _visit_context(
+        self, chat: ChatView | None, lang: str, loaded: LoadedVisit | None, digest: bool
+    ) -> RenderContext:
+        visit = (loaded or self.visits.all[0]).visit
+        tz = zone(chat.timezone if chat else None, visit.timezone)
+        sectors = {s.key: s.name.get(lang) for s in visit.sectors}
+        label = visit.name.get(lang) if chat is not None and chat.several_visits else ""
+        return RenderContext(lang, tz, sectors, digest, visit_name=label)
 
     def render(self, rows: Sequence[DueDelivery], chat: ChatView | None) -> list[RenderedMessage]:
         ctx = self.context(chat, rows)
-        return render_bundle([AlertView(r.kind, r.payload) for r in rows], ctx)
+        views = [
+            AlertView(
+                r.kind,
+                r.payload,
+                self._visit_context(chat, ctx.lang, self.visits.get(r.visit_id), ctx.digest),
+            )
+            for r in rows
+        ]
+        return render_bundle(views, ctx)
 
     def plain(self, html: str) -> str:
         return to_plain(html)

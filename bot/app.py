@@ -6,6 +6,7 @@ Application object runs unchanged against Telegram, the offline console and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -34,7 +35,7 @@ from bot.updates import FairUpdateProcessor
 from bot.webhook import WebhookConfig, start_webhook_server, stop_webhook_server
 from jobs.ratelimit import Pacer
 from storage.db import Clock, Database
-from storage.visitdata import sync_visit
+from storage.visitdata import sync_visits
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def build_application(
         .application_class(InboxApplication)
         .token(token or settings.bot_token or OFFLINE_TOKEN)
         .base_url(settings.api_base_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.visit.timezone))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=dt.UTC))
         .post_init(_post_init_with(settings, clock))
         .post_shutdown(_post_shutdown)
         # different chats at once, each chat in order, nobody flooding the others
@@ -104,18 +105,17 @@ def _post_init_with(
     async def post_init(app: AnyApp) -> None:
         db = await Database.open(settings.database_path)
         try:
-            visit_id = await sync_visit(db, settings.visit)
+            catalog = await sync_visits(db, settings.visits)
         except BaseException:
             await db.close()
             raise
-        svc = Services(
-            settings=settings, db=db, visit=settings.visit, visit_id=visit_id, clock=clock
-        )
+        svc = Services(settings=settings, db=db, visits=catalog, clock=clock)
         app.bot_data[SERVICES_KEY] = svc
         for hook in STARTUP_HOOKS:
             await hook(app, svc)
         await publish_commands(app, svc)
-        log.info("visitbot ready for %s as @%s", settings.visit.slug, app.bot.username)
+        slugs = ", ".join(v.slug for v in catalog)
+        log.info("visitbot ready for %s as @%s", slugs, app.bot.username)
 
     return post_init
 

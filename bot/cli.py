@@ -30,12 +30,12 @@ from bot.app import WebhookParams, build_application, running
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import redact, setup_logging
 from bot.standin.console import run_console
-from jobs.detection import detector_for
 from jobs.feeds import FeedError, fetch_feed, make_client, read_feed_file
-from jobs.pipeline import classify
+from jobs.pipeline import classify, followed_visits
 from storage.backup import BackupError, backup_database, check_database, list_backups
 from storage.db import Database, DatabaseDamaged, DatabaseError, damaged, is_damage
 from storage.lock import AlreadyRunning, DatabaseLock
+from storage.visit import Catalog, LoadedVisit
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -261,7 +261,8 @@ def scan(settings: Settings, source: str, *, as_json: bool) -> int:
             entries = result.feed.entries if result.feed else []
         else:
             entries = (await read_feed_file(Path(source))).entries
-        return [item.as_json() for item in classify(detector_for(settings.visit), entries)]
+        catalog = Catalog(LoadedVisit(n, v) for n, v in enumerate(settings.visits, 1))
+        return [item.as_json() for item in classify(followed_visits(catalog), entries)]
 
     logging.basicConfig(level=logging.ERROR)
     try:

@@ -25,6 +25,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("agenda"),
     Command("agreements"),
     Command("status"),
+    Command("visits"),
+    Command("visit"),
     Command("language"),
     # --- subscriptions and alerts
     Command("subscribe"),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from storage.visit import Visit, VisitFileError, load_visit
+from storage.visit import Visit, VisitFileError, load_visit, load_visits
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_PATH = Path("data/visitbot.db")
@@ -48,9 +48,9 @@ class Settings:
     database_path: Path
     feed_urls: tuple[str, ...] | None  # None: the built-in default feeds
     poll_interval_seconds: int
-    visit_file: Path | None  # None: the bundled visit
+    visit_file: Path | None  # set: follow just this visit
     log_level: str
-    visit: Visit
+    visits: tuple[Visit, ...]  # every visit followed: VISIT_FILE, else all of VISITS_DIR
     allow_private_feeds: bool = False  # /addfeed may use private/loopback addresses
     # --- production (deployment section of the README)
     webhook_url: str | None = None  # None: long polling
@@ -63,6 +63,13 @@ class Settings:
     backup_dir: Path | None = None  # None: no automatic backups
     backup_interval_hours: float = DEFAULT_BACKUP_INTERVAL_HOURS
     backup_keep: int = DEFAULT_BACKUP_KEEP
+
+    visits_dir: Path | None = None  # None: the bundled visits
+
+    @property
+    def visit(self) -> Visit:
+        """The first visit (by start): the only one with VISIT_FILE, and for tools and tests."""
+        return min(self.visits, key=lambda v: (v.starts_on, v.slug))
 
     @property
     def webhook_path(self) -> str:
@@ -116,8 +123,9 @@ def load_settings(
         feed_urls=_feed_urls(env.get("FEED_URLS")),
         poll_interval_seconds=_interval(get("POLL_INTERVAL_SECONDS")),
         visit_file=Path(v) if (v := get("VISIT_FILE")) else None,
+        visits_dir=Path(v) if (v := get("VISITS_DIR")) else None,
         log_level=_log_level(get("LOG_LEVEL")),
-        visit=_visit(get("VISIT_FILE")),
+        visits=_visits(get("VISIT_FILE"), get("VISITS_DIR")),
         allow_private_feeds=_flag("ALLOW_PRIVATE_FEEDS", get("ALLOW_PRIVATE_FEEDS")),
         **_production(get),
     )
@@ -287,8 +295,13 @@ def _log_level(value: str | None) -> str:
     return level
 
 
-def _visit(value: str | None) -> Visit:
+def _visits(file: str | None, directory: str | None) -> tuple[Visit, ...]:
+    """VISIT_FILE alone when set, else every visit file of VISITS_DIR (default: the bundled)."""
     try:
-        return load_visit(Path(value) if value else None)
+        if file:
+            return (load_visit(Path(file)),)
+        if directory and not Path(directory).is_dir():
+            raise ConfigError(f"VISITS_DIR: {directory} is not a folder")
+        return load_visits(Path(directory) if directory else None)
     except VisitFileError as exc:
-        raise ConfigError(f"VISIT_FILE: {exc}") from None
+        raise ConfigError(f"{'VISIT_FILE' if file else 'VISITS_DIR'}: {exc}") from None

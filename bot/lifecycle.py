@@ -9,6 +9,7 @@ of handlers, catalogues or `Services`: this module is where the two sides meet.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,8 +27,8 @@ from bot.ops_server import OpsServer
 from bot.services import AnyApp, Services
 from jobs.backups import schedule_backups
 from jobs.delivery import DeliveryWorker
-from jobs.detection import detector_for
 from jobs.feeds import make_client
+from jobs.pipeline import followed_visits
 from jobs.polling import Poller, schedule_polling
 from jobs.ratelimit import BULK, Pacer
 from jobs.reminders import Reminders
@@ -44,6 +45,11 @@ def _job_queue(app: AnyApp) -> JobQueue[Any]:
     if app.job_queue is None:  # installed with python-telegram-bot[job-queue]
         raise RuntimeError("the JobQueue is missing: install python-telegram-bot[job-queue]")
     return app.job_queue
+
+
+def _time_zones(svc: Services) -> dict[int, dt.tzinfo]:
+    """Each followed visit's zone, by id: the quiet hours of a chat that chose no zone."""
+    return {loaded.id: loaded.visit.timezone for loaded in svc.visits}
 
 
 async def start_inbox(app: AnyApp, svc: Services) -> None:
@@ -76,11 +82,11 @@ async def stop_inbox(svc: Services) -> None:
 async def start_feed_polling(app: AnyApp, svc: Services) -> None:
     """The configured feeds, one HTTP client, the poller and its repeating job."""
     settings = svc.settings
-    if settings.feed_urls is not None:
-        await feeds.ensure_feeds(svc.db, svc.visit_id, settings.feed_urls, "env", svc.now())
-    else:
-        default = svc.visit.default_feeds
-        await feeds.ensure_feeds(svc.db, svc.visit_id, default, "default", svc.now())
+    for loaded in svc.visits:
+        # FEED_URLS replaces every visit's own list; a URL several visits list is one feed.
+        origin: feeds.FeedOrigin = "env" if settings.feed_urls is not None else "default"
+        urls = settings.feed_urls if settings.feed_urls is not None else loaded.visit.default_feeds
+        await feeds.ensure_feeds(svc.db, loaded.id, urls, origin, svc.now())
     svc.feed_client = make_client()
 
     # Polls in flight outlive the application's stop by a moment (`stop_feed_polling` cancels
@@ -103,12 +109,10 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
     metrics = metrics_of(app)
     svc.poller = Poller(
         db=svc.db,
-        visit=svc.visit,
-        visit_id=svc.visit_id,
+        visits=followed_visits(svc.visits),
         client=svc.feed_client,
         interval=float(settings.poll_interval_seconds),
         clock=svc.clock,
-        detector=detector_for(svc.visit),
         admin_feeds_public_only=not settings.allow_private_feeds,
         on_new_agreement_story=new_agreement_story,
         on_feed_paused=feed_paused,
@@ -139,10 +143,9 @@ async def start_delivery(app: AnyApp, svc: Services) -> None:
     svc.delivery = DeliveryWorker(
         app.bot,
         svc.db,
-        ChatAlertRenderer(svc.visit),
+        ChatAlertRenderer(svc.visits),
         clock=svc.clock,
-        visit_id=svc.visit_id,
-        default_tz=svc.visit.timezone,
+        time_zones=_time_zones(svc),
         rate_limit_args=BULK if isinstance(limiter, Pacer) else None,
         on_chat_lost=chat_lost,
         is_running=lambda: app.running,
@@ -160,8 +163,7 @@ async def start_reminders(app: AnyApp, svc: Services) -> None:
         svc.db,
         _job_queue(app),
         clock=svc.clock,
-        visit_id=svc.visit_id,
-        default_tz=svc.visit.timezone,
+        time_zones=_time_zones(svc),
     )
     await svc.reminders.start()
 

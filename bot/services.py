@@ -24,8 +24,9 @@ from jobs.polling import Poller
 from jobs.reminders import Reminders
 from storage.admins import admin_user_ids, is_listed_admin
 from storage.db import Clock, Database
+from storage.subscriptions import current_visit_id
 from storage.users import user_language
-from storage.visit import Visit
+from storage.visit import Catalog, LoadedVisit, Visit
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 __all__ = ["AnyApp", "Clock", "Lifecycle", "RecentUsers", "Services", "services", "services_of"]
@@ -86,8 +87,7 @@ class RecentUsers:
 class Services:
     settings: Settings
     db: Database
-    visit: Visit
-    visit_id: int
+    visits: Catalog
     clock: Clock = system_clock
     feed_client: httpx.AsyncClient | None = None
     poller: Poller | None = None
@@ -100,6 +100,28 @@ class Services:
 
     def now(self) -> dt.datetime:
         return self.clock()
+
+    @property
+    def default_visit(self) -> LoadedVisit:
+        """What a chat that picked no visit sees: the live one, else the next, else the latest."""
+        return self.visits.default(self.now())
+
+    @property
+    def visit(self) -> Visit:
+        """The default visit's definition (the only one when the bot follows one visit)."""
+        return self.default_visit.visit
+
+    @property
+    def visit_id(self) -> int:
+        return self.default_visit.id
+
+    async def current_visit(self, chat_id: int | None) -> LoadedVisit:
+        """The visit a chat reads about: the one it picked, else the default visit."""
+        if chat_id is not None:
+            picked = self.visits.get(await current_visit_id(self.db, chat_id))
+            if picked is not None:
+                return picked
+        return self.default_visit
 
     async def is_admin(self, user_id: int | None) -> bool:
         """Owners (ADMIN_IDS) and admins added in the database."""

@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from telegram.constants import ParseMode
@@ -112,8 +112,7 @@ class DeliveryWorker:
         renderer: AlertRenderer,
         *,
         clock: Clock,
-        visit_id: int,
-        default_tz: dt.tzinfo,
+        time_zones: Mapping[int, dt.tzinfo],
         rate_limit_args: object = None,
         on_chat_lost: ChatLostCallback | None = None,
         is_running: Callable[[], bool] = lambda: True,
@@ -127,8 +126,8 @@ class DeliveryWorker:
         self.db = db
         self.renderer = renderer
         self.clock = clock
-        self.visit_id = visit_id
-        self.default_tz = default_tz
+        # visit id -> its zone: the quiet hours of a chat that chose no zone are the visit's
+        self.time_zones = time_zones
         # passed on every send: `jobs.ratelimit.BULK` puts alerts behind replies (None: no
         # limiter, or one that knows no priorities)
         self.rate_limit_args = rate_limit_args
@@ -215,7 +214,7 @@ class DeliveryWorker:
                 await asyncio.sleep(ERROR_PAUSE)
                 return
             try:
-                views = await chat_views(self.db, self.visit_id, list(claimed))
+                views = await chat_views(self.db, list(claimed))
             except Exception:
                 # The rows are claimed but no task owns them: hand them back, or they would sit
                 # in 'sending' until the next restart.
@@ -253,7 +252,8 @@ class DeliveryWorker:
                 if view
                 else None
             )
-            until = quiet_until(prefs, now, self.default_tz) if prefs else None
+            zone = self.time_zones.get(rows[0].visit_id, dt.UTC)
+            until = quiet_until(prefs, now, zone) if prefs else None
             if until is None:
                 ready[chat_id] = rows
                 continue

@@ -27,7 +27,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -36,13 +36,12 @@ import httpx
 from telegram.ext import JobQueue
 
 from jobs.backoff import jittered_interval, next_delay, should_pause
-from jobs.detection import Detector, StoryKey, match_story, story_key
-from jobs.feeds import FeedEntry, FeedError, Validators, fetch_feed
-from jobs.pipeline import ScannedEntry, classify
+from jobs.detection import StoryKey, match_story, story_key
+from jobs.feeds import FeedError, Validators, fetch_feed
+from jobs.pipeline import Followed, ScannedEntry, classify
 from storage import feeds, news, stories
 from storage.alerts import create_alert
 from storage.db import Database, Tx
-from storage.visit import Visit
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +71,14 @@ FeedCallback = Callable[[feeds.Feed, str], Awaitable[None]]
 
 @dataclass
 class Poller:
+    """Polls the feeds of the visits news can be about now (each visit's tracking window); an
+    item goes to the visit it is about (`jobs.pipeline.classify`), its stories and alerts too."""
+
     db: Database
-    visit: Visit
-    visit_id: int
+    visits: Sequence[Followed]
     client: httpx.AsyncClient
     interval: float
     clock: Callable[[], dt.datetime]
-    detector: Detector
     rng: random.Random = field(default_factory=random.Random)
     host_spacing: float = HOST_SPACING_SECONDS
     # Feeds added by admins must stay on public addresses (redirects included); feeds the
@@ -101,7 +101,9 @@ class Poller:
         if self._stopping:
             return []
         report = report if report is not None else PollReport()
-        due = await feeds.due_feeds(self.db, self.visit_id, self.clock())
+        now = self.clock()
+        tracking = [v.visit_id for v in self.visits if v.visit.tracking(now)]
+        due = await feeds.due_feeds(self.db, tracking, now)
         started: list[asyncio.Task[None]] = []
         for feed in due:
             if feed.id in self._in_flight:
@@ -163,15 +165,16 @@ class Poller:
     async def poll_feed(self, feed: feeds.Feed, report: PollReport) -> Outcome:
         previous = Validators(feed.etag, feed.last_modified, feed.body_hash)
         try:
-            public_only = self.admin_feeds_public_only and feed.origin == "admin"
+            public_only = self.admin_feeds_public_only and not feed.trusted
             result = await fetch_feed(self.client, feed.url, previous, public_only=public_only)
         except FeedError as exc:
             await self._failed(feed, exc, report)
             return "failed"
         now = self.clock()
+        served = [v for v in self.visits if v.visit_id in feed.visit_ids]
         scanned = (
-            await asyncio.to_thread(classify, self.detector, result.feed.entries)
-            if result.feed
+            await asyncio.to_thread(classify, served, result.feed.entries)
+            if result.feed and served
             else []
         )
         new_stories: list[int] = []
@@ -239,12 +242,13 @@ class Poller:
             known.add(item.entry.id)
             det = item.detection
             story_id = None
-            if det.relevant and det.kind != "other":
-                story_id, created = await self._story_for(tx, item.entry, item, now)
+            visit = self._visit(item.visit_id)
+            if visit is not None and det.relevant and det.kind != "other":
+                story_id, created = await self._story_for(tx, visit, item, now)
                 if not created:
                     report.merged += 1
                 elif det.kind == "agreement" and not silent:
-                    await self._agreement_alert(tx, story_id, item, now)
+                    await self._agreement_alert(tx, visit, story_id, item, now)
                     alerted.append(story_id)
             items.append(
                 news.NewItem(
@@ -259,19 +263,23 @@ class Poller:
                     sectors=tuple(det.sectors),
                     reason=det.reason,
                     story_id=story_id,
+                    visit_id=item.visit_id,
                 )
             )
         await news.insert_items(tx, items, now)
         report.new_items += len(items)
         return alerted
 
+    def _visit(self, visit_id: int | None) -> Followed | None:
+        return next((v for v in self.visits if v.visit_id == visit_id), None)
+
     async def _story_for(
-        self, tx: Tx, entry: FeedEntry, item: ScannedEntry, now: dt.datetime
+        self, tx: Tx, visit: Followed, item: ScannedEntry, now: dt.datetime
     ) -> tuple[int, bool]:
         """The story this item belongs to, creating it when no recent story matches."""
-        det = item.detection
-        key = story_key(self.detector, entry.title, det, entry.published, now)
-        candidates = await stories.recent_stories(tx, self.visit_id, det.kind, key.day)
+        det, entry = item.detection, item.entry
+        key = story_key(visit.detector, entry.title, det, entry.published, now)
+        candidates = await stories.recent_stories(tx, visit.visit_id, det.kind, key.day)
         keys = {
             s.id: StoryKey(s.kind, s.sectors, s.parties, s.day, s.title_terms, s.first_seen_at)
             for s in candidates
@@ -283,7 +291,7 @@ class Poller:
             return match, False
         story_id = await stories.create_story(
             tx,
-            self.visit_id,
+            visit.visit_id,
             kind=det.kind,
             title=entry.title,
             sectors=key.sectors,
@@ -295,7 +303,7 @@ class Poller:
         return story_id, True
 
     async def _agreement_alert(
-        self, tx: Tx, story_id: int, item: ScannedEntry, now: dt.datetime
+        self, tx: Tx, visit: Followed, story_id: int, item: ScannedEntry, now: dt.datetime
     ) -> None:
         """A newly reported signing alerts once, marked Reported, with its first source."""
         entry = item.entry
@@ -311,12 +319,12 @@ class Poller:
         }
         await create_alert(
             tx,
-            visit_id=self.visit_id,
+            visit_id=visit.visit_id,
             kind="agreement",
             payload=payload,
             dedupe_key=f"story:{story_id}",
             now=now,
-            default_tz=self.visit.timezone,
+            default_tz=visit.visit.timezone,
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from telegram.ext import CallbackContext, JobQueue
@@ -31,7 +32,7 @@ def reminder_key(item_id: int, starts_at: dt.datetime) -> str:
 
 
 class Reminders:
-    """The reminder jobs of one visit, kept in step with its agenda."""
+    """The reminder jobs of the followed visits, kept in step with their agendas."""
 
     def __init__(
         self,
@@ -39,14 +40,12 @@ class Reminders:
         job_queue: JobQueue[Any],
         *,
         clock: Clock,
-        visit_id: int,
-        default_tz: dt.tzinfo,
+        time_zones: Mapping[int, dt.tzinfo],
     ) -> None:
         self.db = db
         self.job_queue = job_queue
         self.clock = clock
-        self.visit_id = visit_id
-        self.default_tz = default_tz
+        self.time_zones = time_zones  # visit id -> its zone (quiet hours of chats without one)
 
     async def start(self) -> None:
         """Rebuild the reminder jobs from the database, then keep them in sync."""
@@ -65,7 +64,7 @@ class Reminders:
                 job.schedule_removal()
         now = self.clock()
         lead = dt.timedelta(minutes=REMINDER_MINUTES)
-        upcoming = await items_to_remind(self.db, self.visit_id, now)
+        upcoming = await items_to_remind(self.db, list(self.time_zones), now)
         for item_id, starts in upcoming:
             delay = max(0.0, (starts - lead - now).total_seconds())
             key = reminder_key(item_id, starts)
@@ -97,12 +96,12 @@ class Reminders:
         async with self.db.transaction() as tx:
             alert_id = await create_alert(
                 tx,
-                visit_id=self.visit_id,
+                visit_id=item.visit_id,
                 kind="reminder",
                 payload=payload,
                 dedupe_key=key,
                 now=now,
-                default_tz=self.default_tz,
+                default_tz=self.time_zones.get(item.visit_id),
             )
         if alert_id is not None:
             log.info("reminder for agenda item %s queued (alert %s)", item_id, alert_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ class AgendaItem:
     places: dict[str, str]
     source_title: str
     source_url: str | None
+    visit_id: int = 0
 
     def title(self, lang: str) -> str:
         return self.titles.get(lang) or self.titles.get("en") or ""
@@ -39,6 +41,7 @@ def _item(row: sqlite3.Row) -> AgendaItem:
         places=json.loads(row["place"]),
         source_title=row["source_title"],
         source_url=row["source_url"],
+        visit_id=int(row["visit_id"]),
     )
 
 
@@ -60,14 +63,15 @@ async def agenda_item(db: Database, item_id: int) -> AgendaItem | None:
 
 
 async def items_to_remind(
-    db: Database, visit_id: int, now: dt.datetime
+    db: Database, visit_ids: Sequence[int], now: dt.datetime
 ) -> list[tuple[int, dt.datetime]]:
-    """(id, start) of the visit's timed items still ahead whose reminder was not created yet."""
+    """(id, start) of the visits' timed items still ahead whose reminder was not created yet."""
     rows = await db.fetchall(
-        "SELECT id, starts_at FROM agenda_items WHERE visit_id = ? AND deleted_at IS NULL"
+        "SELECT id, starts_at FROM agenda_items WHERE deleted_at IS NULL"
+        " AND visit_id IN (SELECT value FROM json_each(?))"
         " AND time_known = 1 AND starts_at > ? AND NOT EXISTS (SELECT 1 FROM alerts"
         " WHERE dedupe_key = 'reminder:' || agenda_items.id || ':' || agenda_items.starts_at)",
-        (visit_id, to_db_time(now)),
+        (json.dumps(list(visit_ids)), to_db_time(now)),
     )
     return [(int(r["id"]), from_db_time(str(r["starts_at"]))) for r in rows]
 

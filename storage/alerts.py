@@ -10,9 +10,11 @@ can re-send what was in flight (at-least-once), never lose a row.
 
 Who receives which kind
 -----------------------
-agreement, correction -> active subscriptions with wants_agreements;
-agenda, reminder      -> active subscriptions with wants_agenda;
-broadcast             -> every active subscription.
+An alert belongs to one visit. It goes to the active chats subscribed to that visit, and to
+those following every visit (`all_visit_subscriptions`), by kind:
+agreement, correction -> subscriptions with wants_agreements;
+agenda, reminder      -> subscriptions with wants_agenda;
+broadcast             -> every subscription (of the admin's current visit, and all-visit ones).
 
 Payload shapes (JSON, rendered per chat at send time by `bot.alert_render`)
 ---------------------------------------------------------------------------
@@ -63,10 +65,10 @@ DeliveryStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
 DIGEST_EXEMPT: frozenset[str] = frozenset({"reminder"})
 
 _TARGETS: dict[str, str] = {
-    "agreement": "s.wants_agreements = 1",
-    "correction": "s.wants_agreements = 1",
-    "agenda": "s.wants_agenda = 1",
-    "reminder": "s.wants_agenda = 1",
+    "agreement": "wants_agreements = 1",
+    "correction": "wants_agreements = 1",
+    "agenda": "wants_agenda = 1",
+    "reminder": "wants_agenda = 1",
     "broadcast": "1 = 1",
 }
 
@@ -212,10 +214,14 @@ async def create_alert(
         " VALUES (?, ?, ?, ?, ?, ?)",
         (visit_id, kind, dedupe_key, json.dumps(payload, ensure_ascii=False), created_by, stamp),
     )
+    # The visit's subscribers and the chats that follow every visit; a chat that is both
+    # gets one delivery (the SELECT is a UNION, the INSERT ignores a second row anyway).
+    wanted = _TARGETS[kind]
     rows = await tx.fetchall(
-        "SELECT c.chat_id, c.timezone, c.quiet_start, c.quiet_end, c.digest_hour"
-        " FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id"
-        f" WHERE s.visit_id = ? AND c.active = 1 AND {_TARGETS[kind]}",
+        "SELECT c.chat_id, c.timezone, c.quiet_start, c.quiet_end, c.digest_hour FROM chats c"
+        " WHERE c.active = 1 AND c.chat_id IN ("
+        f" SELECT chat_id FROM subscriptions WHERE visit_id = ? AND {wanted}"
+        f" UNION SELECT chat_id FROM all_visit_subscriptions WHERE {wanted})",
         (visit_id,),
     )
     cache: dict[ChatPrefs, str] = {}
@@ -240,14 +246,21 @@ async def reschedule_chat(
     tx: Tx, chat_id: int, prefs: ChatPrefs, now: dt.datetime, default_tz: dt.tzinfo
 ) -> int:
     """Recompute `not_before` of a chat's pending deliveries after its preferences changed."""
+    # Each alert in the zone of its own visit when the chat chose none.
     rows = await tx.fetchall(
-        "SELECT d.id, a.kind FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
-        " WHERE d.chat_id = ? AND d.status = 'pending'",
+        "SELECT d.id, a.kind, v.timezone FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+        " LEFT JOIN visits v ON v.id = a.visit_id WHERE d.chat_id = ? AND d.status = 'pending'",
         (chat_id,),
     )
     await tx.executemany(
         "UPDATE deliveries SET not_before = ? WHERE id = ?",
-        [(to_db_time(due_time(prefs, str(r["kind"]), now, default_tz)), r["id"]) for r in rows],
+        [
+            (
+                to_db_time(due_time(prefs, str(r["kind"]), now, zone(r["timezone"], default_tz))),
+                r["id"],
+            )
+            for r in rows
+        ],
     )
     wake_delivery()
     return len(rows)
@@ -284,6 +297,7 @@ class DueDelivery:
     chat_id: int
     attempts: int
     kind: AlertKind
+    visit_id: int
     payload: dict[str, Any]
     created_at: str
 
@@ -332,7 +346,7 @@ async def claim_due(
         alerts = {
             int(a["id"]): a
             for a in await tx.fetchall(
-                "SELECT id, kind, payload, created_at FROM alerts"
+                "SELECT id, visit_id, kind, payload, created_at FROM alerts"
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (json.dumps(alert_ids),),
             )
@@ -357,6 +371,7 @@ async def claim_due(
                 chat_id=int(r["chat_id"]),
                 attempts=int(r["attempts"]),
                 kind=alert["kind"],
+                visit_id=int(alert["visit_id"]),
                 payload=payload,
                 created_at=str(alert["created_at"]),
             )

@@ -26,6 +26,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
+FOREIGN_KEYS_OFF = "-- visitbot: foreign_keys off"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -202,14 +203,30 @@ class Database:
                     f"INSERT INTO schema_migrations (version, name, applied_at)"
                     f" VALUES ({version}, '{name}', '{stamp}');\nCOMMIT;"
                 )
+                # A migration that rebuilds a table says so in its first line: foreign keys go
+                # off around its transaction (SQLite's documented procedure; a DROP TABLE would
+                # otherwise cascade) and are checked before they come back on.
+                rebuilds = sql.startswith(FOREIGN_KEYS_OFF)
                 try:
+                    if rebuilds:
+                        await self._conn.execute("PRAGMA foreign_keys = OFF")
                     await self._conn.executescript(script)
+                    if rebuilds:
+                        async with self._conn.execute("PRAGMA foreign_key_check") as cursor:
+                            broken = list(await cursor.fetchall())
+                        if broken:
+                            raise DatabaseError(
+                                f"migration {name} left {len(broken)} broken references"
+                            )
                 except sqlite3.Error as exc:
                     if self._conn.in_transaction:
                         await self._conn.rollback()
                     if is_damage(exc):
                         raise damaged(self.path, exc) from exc
                     raise DatabaseError(f"migration {name} failed: {exc}") from exc
+                finally:
+                    if rebuilds:
+                        await self._conn.execute("PRAGMA foreign_keys = ON")
                 log.info("applied migration %s", name)
                 applied.append(version)
         return applied

@@ -1,4 +1,10 @@
-"""Feeds: the configured and admin-added sources, their health, and admin changes to them.
+"""Feeds: the sources visits are watched through, their health, and admin changes to them.
+
+A feed is one row per URL and serves every visit linked to it (`feed_visits`): it is fetched
+once, and each item goes to the visit it is about. A link says how the visit came to the feed
+(`default`: its visit file, `env`: FEED_URLS, `admin`) and whether it was removed there (by an
+admin, or by leaving the configuration: kept as a mark, so a restart does not bring it back and
+its entries stay as the sources of stories). Health and pauses belong to the feed itself.
 
 The polling job records each poll's outcome (`record_success`, `record_failure`); admins add,
 remove, pause and resume feeds through the audited writes below.
@@ -7,7 +13,9 @@ remove, pause and resume feeds through the audited writes below.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +23,13 @@ from storage.audit import Actor, audited
 from storage.db import Database, Tx, from_db_time, to_db_time
 
 FeedOrigin = Literal["default", "env", "admin"]
-UNCONFIGURED = "no longer configured"
+# A feed row with the visits it serves now, and whether any of them trusts it (configured by the
+# operator rather than added by an admin: admin feeds must stay on public addresses).
+_SELECT = (
+    "SELECT f.*, json_group_array(l.visit_id) AS visit_ids,"
+    " MAX(l.origin IN ('default', 'env')) AS trusted"
+    " FROM feeds f JOIN feed_visits l ON l.feed_id = f.id AND l.removed_at IS NULL"
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +37,6 @@ class Feed:
     id: int
     url: str
     title: str
-    origin: str
     etag: str | None
     last_modified: str | None
     body_hash: str | None
@@ -36,6 +49,8 @@ class Feed:
     next_poll_at: dt.datetime | None
     paused: bool
     paused_reason: str | None
+    visit_ids: tuple[int, ...] = ()  # the visits it serves
+    trusted: bool = False  # configured by the operator for at least one of them
 
 
 def _time(value: str | None) -> dt.datetime | None:
@@ -47,7 +62,6 @@ def _feed(row: sqlite3.Row) -> Feed:
         id=row["id"],
         url=row["url"],
         title=row["title"],
-        origin=row["origin"],
         etag=row["etag"],
         last_modified=row["last_modified"],
         body_hash=row["body_hash"],
@@ -60,43 +74,94 @@ def _feed(row: sqlite3.Row) -> Feed:
         next_poll_at=_time(row["next_poll_at"]),
         paused=bool(row["paused"]),
         paused_reason=row["paused_reason"],
+        visit_ids=tuple(sorted(json.loads(row["visit_ids"]))),
+        trusted=bool(row["trusted"]),
     )
 
 
-async def ensure_feeds(
-    db: Database, visit_id: int, urls: tuple[str, ...], origin: FeedOrigin, now: dt.datetime
-) -> None:
-    """Make sure the configured feeds exist; feeds already known keep their state.
+async def _feed_id(tx: Tx, url: str, now: dt.datetime) -> int:
+    await tx.execute(
+        "INSERT OR IGNORE INTO feeds (url, created_at) VALUES (?, ?)", (url, to_db_time(now))
+    )
+    row = await tx.fetchone("SELECT id FROM feeds WHERE url = ?", (url,))
+    assert row is not None
+    return int(row["id"])
 
-    Configured feeds that left the configuration are paused, not deleted: their entries stay
-    as sources of stories, and coming back later resumes them without a flood.
-    """
+
+async def _reset_if_unused(tx: Tx, feed_id: int) -> None:
+    """A feed that served no visit and serves one again: its first poll fetches for real
+    (validators forgotten) and stays silent, so what appeared meanwhile floods nobody."""
+    await tx.execute(
+        "UPDATE feeds SET first_polled_at = NULL, etag = NULL, last_modified = NULL,"
+        " body_hash = NULL, consecutive_failures = 0, first_failure_at = NULL,"
+        " next_poll_at = NULL WHERE id = ? AND NOT EXISTS (SELECT 1 FROM feed_visits"
+        " WHERE feed_id = ? AND removed_at IS NULL)",
+        (feed_id, feed_id),
+    )
+
+
+async def link_feed(
+    db: Database, visit_id: int, url: str, origin: FeedOrigin, now: dt.datetime
+) -> int:
+    """The feed of `url`, linked to one visit (configuration and tests; admins use add_feed)."""
     async with db.transaction() as tx:
-        await tx.executemany(
-            "INSERT OR IGNORE INTO feeds (visit_id, url, origin, created_at) VALUES (?, ?, ?, ?)",
-            [(visit_id, url, origin, to_db_time(now)) for url in urls],
-        )
-        marks = ",".join("?" * len(urls)) or "NULL"
+        feed_id = await _feed_id(tx, url, now)
+        await _reset_if_unused(tx, feed_id)
         await tx.execute(
-            f"UPDATE feeds SET paused = 1, paused_reason = '{UNCONFIGURED}' WHERE visit_id = ?"
-            f" AND origin IN ('default', 'env') AND removed_at IS NULL AND url NOT IN ({marks})",
-            (visit_id, *urls),
+            "INSERT INTO feed_visits (feed_id, visit_id, origin, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (feed_id, visit_id) DO UPDATE SET removed_at = NULL, removed_by = NULL",
+            (feed_id, visit_id, origin, to_db_time(now)),
         )
+    return feed_id
+
+
+async def ensure_feeds(
+    db: Database, visit_id: int, urls: Sequence[str], origin: FeedOrigin, now: dt.datetime
+) -> None:
+    """Make sure a visit's configured feeds are linked to it; feeds already known keep their
+    state. Configured links that left the configuration are marked removed, not deleted, and
+    a URL that comes back is linked again (an admin's removal stays)."""
+    stamp = to_db_time(now)
+    async with db.transaction() as tx:
+        for url in dict.fromkeys(urls):
+            feed_id = await _feed_id(tx, url, now)
+            link = await tx.fetchone(
+                "SELECT removed_by FROM feed_visits WHERE feed_id = ? AND visit_id = ?",
+                (feed_id, visit_id),
+            )
+            if link is None:
+                await _reset_if_unused(tx, feed_id)
+                await tx.execute(
+                    "INSERT INTO feed_visits (feed_id, visit_id, origin, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (feed_id, visit_id, origin, stamp),
+                )
+            elif link["removed_by"] == "configuration":
+                await _reset_if_unused(tx, feed_id)
+                await tx.execute(
+                    "UPDATE feed_visits SET removed_at = NULL, removed_by = NULL, origin = ?"
+                    " WHERE feed_id = ? AND visit_id = ?",
+                    (origin, feed_id, visit_id),
+                )
         await tx.execute(
-            # Back in the configuration: forget the validators so the first poll really
-            # fetches, and keep it silent, so what appeared meanwhile does not flood anyone.
-            f"UPDATE feeds SET paused = 0, paused_reason = NULL, first_polled_at = NULL,"
-            f" etag = NULL, last_modified = NULL, body_hash = NULL WHERE visit_id = ?"
-            f" AND paused_reason = '{UNCONFIGURED}' AND removed_at IS NULL AND url IN ({marks})",
-            (visit_id, *urls),
+            "UPDATE feed_visits SET removed_at = ?, removed_by = 'configuration'"
+            " WHERE visit_id = ? AND origin IN ('default', 'env') AND removed_at IS NULL"
+            " AND feed_id NOT IN (SELECT id FROM feeds WHERE url IN"
+            " (SELECT value FROM json_each(?)))",
+            (stamp, visit_id, json.dumps(list(urls))),
         )
 
 
-async def due_feeds(db: Database, visit_id: int, now: dt.datetime) -> list[Feed]:
+async def due_feeds(db: Database, visit_ids: Sequence[int], now: dt.datetime) -> list[Feed]:
+    """Feeds to poll now for the visits news can be about (`visit_ids`), soonest due first;
+    each lists only those of its visits."""
+    if not visit_ids:
+        return []
     rows = await db.fetchall(
-        "SELECT * FROM feeds WHERE visit_id = ? AND paused = 0 AND removed_at IS NULL"
-        " AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at, id",
-        (visit_id, to_db_time(now)),
+        _SELECT + " AND l.visit_id IN (SELECT value FROM json_each(?))"
+        " WHERE f.paused = 0 AND (f.next_poll_at IS NULL OR f.next_poll_at <= ?)"
+        " GROUP BY f.id ORDER BY f.next_poll_at, f.id",
+        (json.dumps(list(visit_ids)), to_db_time(now)),
     )
     return [_feed(r) for r in rows]
 
@@ -164,70 +229,65 @@ async def record_failure(
 
 
 async def list_feeds(db: Database, visit_id: int) -> list[Feed]:
+    """The feeds a visit uses, with every visit each serves."""
     rows = await db.fetchall(
-        "SELECT * FROM feeds WHERE visit_id = ? AND removed_at IS NULL ORDER BY id", (visit_id,)
+        _SELECT + " WHERE f.id IN (SELECT feed_id FROM feed_visits WHERE visit_id = ?"
+        " AND removed_at IS NULL) GROUP BY f.id ORDER BY f.id",
+        (visit_id,),
     )
     return [_feed(r) for r in rows]
 
 
 async def find_feed(db: Database, visit_id: int, ref: str) -> Feed | None:
-    """A feed by its ID or its exact URL."""
+    """A feed the visit uses, by its ID or its exact URL."""
     ref = ref.strip()
-    if ref.lstrip("#").isdigit():
-        row = await db.fetchone(
-            "SELECT * FROM feeds WHERE visit_id = ? AND id = ? AND removed_at IS NULL",
-            (visit_id, int(ref.lstrip("#"))),
-        )
-    else:
-        row = await db.fetchone(
-            "SELECT * FROM feeds WHERE visit_id = ? AND url = ? AND removed_at IS NULL",
-            (visit_id, ref),
-        )
-    return None if row is None else _feed(row)
+    for feed in await list_feeds(db, visit_id):
+        if (ref.lstrip("#").isdigit() and feed.id == int(ref.lstrip("#"))) or feed.url == ref:
+            return feed
+    return None
 
 
 async def add_feed(db: Database, actor: Actor, url: str, title: str) -> int | None:
-    """Add an admin feed, due for polling now; None when the URL is already watched."""
+    """Link a feed to the admin's visit, due for polling now; None when it already uses it."""
     stamp = to_db_time(actor.now)
     async with audited(db, actor) as tx:
-        existing = await tx.fetchone(
-            "SELECT id, removed_at FROM feeds WHERE visit_id = ? AND url = ?",
-            (actor.visit_id, url),
+        feed_id = await _feed_id(tx, url, actor.now)
+        link = await tx.fetchone(
+            "SELECT removed_at FROM feed_visits WHERE feed_id = ? AND visit_id = ?",
+            (feed_id, actor.visit_id),
         )
-        if existing is not None and existing["removed_at"] is None:
+        if link is not None and link["removed_at"] is None:
             return None
-        if existing is not None:
-            # Added again after removal: its first poll is silent again, like any new feed.
-            feed_id = int(existing["id"])
-            await tx.execute(
-                "UPDATE feeds SET removed_at = NULL, paused = 0, paused_reason = NULL,"
-                " origin = 'admin', title = ?, first_polled_at = NULL, consecutive_failures = 0,"
-                " first_failure_at = NULL, next_poll_at = ?,"
-                " etag = NULL, last_modified = NULL, body_hash = NULL WHERE id = ?",
-                (title, stamp, feed_id),
-            )
-        else:
-            feed_id = await tx.execute(
-                "INSERT INTO feeds (visit_id, url, title, origin, next_poll_at, created_at)"
-                " VALUES (?, ?, ?, 'admin', ?, ?)",
-                (actor.visit_id, url, title, stamp, stamp),
-            )
+        await _reset_if_unused(tx, feed_id)
+        await tx.execute(
+            "INSERT INTO feed_visits (feed_id, visit_id, origin, created_at)"
+            " VALUES (?, ?, 'admin', ?) ON CONFLICT (feed_id, visit_id) DO UPDATE SET"
+            " origin = 'admin', removed_at = NULL, removed_by = NULL",
+            (feed_id, actor.visit_id, stamp),
+        )
+        await tx.execute(
+            "UPDATE feeds SET title = CASE WHEN title = '' THEN ? ELSE title END, paused = 0,"
+            " paused_reason = NULL, next_poll_at = COALESCE(next_poll_at, ?) WHERE id = ?",
+            (title, stamp, feed_id),
+        )
         await tx.log("feed.add", f"feed:{feed_id}", after={"url": url, "title": title})
         return feed_id
 
 
 async def remove_feed(db: Database, actor: Actor, feed_id: int) -> bool:
-    """No longer polled or listed; marked, not deleted (see migration 0002)."""
+    """The admin's visit no longer uses the feed (other visits may); marked, not deleted."""
     async with audited(db, actor) as tx:
         row = await tx.fetchone(
-            "SELECT * FROM feeds WHERE id = ? AND visit_id = ? AND removed_at IS NULL",
+            "SELECT f.url, f.title, l.origin FROM feed_visits l JOIN feeds f ON f.id = l.feed_id"
+            " WHERE l.feed_id = ? AND l.visit_id = ? AND l.removed_at IS NULL",
             (feed_id, actor.visit_id),
         )
         if row is None:
             return False
         await tx.execute(
-            "UPDATE feeds SET removed_at = ?, paused = 1, paused_reason = 'removed' WHERE id = ?",
-            (to_db_time(actor.now), feed_id),
+            "UPDATE feed_visits SET removed_at = ?, removed_by = 'admin'"
+            " WHERE feed_id = ? AND visit_id = ?",
+            (to_db_time(actor.now), feed_id, actor.visit_id),
         )
         before = {"url": row["url"], "title": row["title"], "origin": row["origin"]}
         await tx.log("feed.delete", f"feed:{feed_id}", before=before)
@@ -235,10 +295,15 @@ async def remove_feed(db: Database, actor: Actor, feed_id: int) -> bool:
 
 
 async def set_feed_paused(db: Database, actor: Actor, feed_id: int, paused: bool) -> bool:
-    """Pause, or resume with a clean slate (failure counters cleared, polled again soon)."""
+    """Pause, or resume with a clean slate (failure counters cleared, polled again soon).
+
+    A pause is the feed's: it stops polling for every visit the feed serves.
+    """
     async with audited(db, actor) as tx:
         row = await tx.fetchone(
-            "SELECT * FROM feeds WHERE id = ? AND visit_id = ?", (feed_id, actor.visit_id)
+            "SELECT f.* FROM feeds f JOIN feed_visits l ON l.feed_id = f.id"
+            " WHERE f.id = ? AND l.visit_id = ? AND l.removed_at IS NULL",
+            (feed_id, actor.visit_id),
         )
         if row is None:
             return False
@@ -279,7 +344,8 @@ async def feed_health(db: Database, visit_id: int) -> FeedHealth:
     row = await db.fetchone(
         "SELECT COUNT(*) AS total, SUM(paused = 1) AS paused,"
         " SUM(consecutive_failures > 0 AND paused = 0) AS failing,"
-        " MAX(last_success_at) AS last_ok FROM feeds WHERE visit_id = ? AND removed_at IS NULL",
+        " MAX(last_success_at) AS last_ok FROM feeds WHERE id IN (SELECT feed_id FROM feed_visits"
+        " WHERE visit_id = ? AND removed_at IS NULL)",
         (visit_id,),
     )
     if row is None:

@@ -28,6 +28,7 @@ class NewItem:
     sectors: tuple[str, ...]
     reason: str
     story_id: int | None
+    visit_id: int | None = None  # the visit it counts for; None: about none of them
 
 
 async def insert_items(tx: Tx, items: Sequence[NewItem], now: dt.datetime) -> None:
@@ -36,8 +37,8 @@ async def insert_items(tx: Tx, items: Sequence[NewItem], now: dt.datetime) -> No
     stamp = to_db_time(now)
     await tx.executemany(
         "INSERT INTO news_items (feed_id, entry_id, title, link, published_at, lang,"
-        " relevant, kind, sectors, reason, story_id, seen_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " relevant, kind, sectors, reason, story_id, visit_id, seen_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 i.feed_id,
@@ -51,6 +52,7 @@ async def insert_items(tx: Tx, items: Sequence[NewItem], now: dt.datetime) -> No
                 json.dumps(list(i.sectors)),
                 i.reason,
                 i.story_id,
+                i.visit_id,
                 stamp,
             )
             for i in items

@@ -35,13 +35,16 @@ class ReviewStory:
     reviewed_by: int | None
     sources: tuple[tuple[str, str], ...]  # (title, url)
     agreement_id: int | None
+    visit_id: int = 0
 
 
-async def review_story(db: Database, visit_id: int, story_id: int) -> ReviewStory | None:
+async def review_story(db: Database, visit_id: int | None, story_id: int) -> ReviewStory | None:
+    """A story as its card shows it; of one visit, or (None) of whichever visit it belongs to."""
     row = await db.fetchone(
         "SELECT s.*, a.id AS agreement_id FROM stories s"
-        " LEFT JOIN agreements a ON a.story_id = s.id WHERE s.id = ? AND s.visit_id = ?",
-        (story_id, visit_id),
+        " LEFT JOIN agreements a ON a.story_id = s.id"
+        " WHERE s.id = ? AND (? IS NULL OR s.visit_id = ?)",
+        (story_id, visit_id, visit_id),
     )
     if row is None:
         return None
@@ -56,6 +59,7 @@ async def review_story(db: Database, visit_id: int, story_id: int) -> ReviewStor
         reviewed_by=row["reviewed_by"],
         sources=tuple(sources.get(story_id, [])),
         agreement_id=row["agreement_id"],
+        visit_id=int(row["visit_id"]),
     )
 
 

@@ -1,6 +1,8 @@
 """Chats, users, subscriptions and per-chat preferences.
 
-A chat is *subscribed* when it has a `subscriptions` row for the visit, and *reachable* while
+A chat is *subscribed* to a visit when it has a `subscriptions` row for it, or follows every
+visit (an `all_visit_subscriptions` row, future visits included; in this module's functions
+`visit_id=None` means "every visit"). It is *reachable* while
 `chats.active` is 1. Telegram tells us when a chat stops being reachable (blocked, kicked, chat
 not found): the chat is deactivated and its pending deliveries are dropped, because stale alerts
 delivered days later help nobody. A later message from the chat reactivates it; the
@@ -67,13 +69,23 @@ async def record_user(
         )
 
 
-async def subscription(db: Database, visit_id: int, chat_id: int) -> Subscription | None:
+def _where(visit_id: int | None) -> tuple[str, tuple[int, ...]]:
+    """The subscription table for one visit or for every visit, and the key columns' values."""
+    if visit_id is None:
+        return "all_visit_subscriptions", ()
+    return "subscriptions", (visit_id,)
+
+
+async def subscription(db: Database, visit_id: int | None, chat_id: int) -> Subscription | None:
+    """A chat's subscription to one visit, or (`visit_id=None`) to every visit."""
+    table, key = _where(visit_id)
+    visit_clause = "s.visit_id = ? AND " if key else ""
     row = await db.fetchone(
         "SELECT s.chat_id, s.wants_agreements, s.wants_agenda, s.set_by, c.timezone,"
         " c.quiet_start, c.quiet_end, c.digest_hour, c.active"
-        " FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id"
-        " WHERE s.visit_id = ? AND s.chat_id = ?",
-        (visit_id, chat_id),
+        f" FROM {table} s JOIN chats c ON c.chat_id = s.chat_id"
+        f" WHERE {visit_clause}s.chat_id = ?",
+        (*key, chat_id),
     )
     if row is None:
         return None
@@ -103,7 +115,7 @@ async def chat_prefs(db: Database, chat_id: int) -> ChatPrefs:
 async def subscribe(
     db: Database,
     *,
-    visit_id: int,
+    visit_id: int | None,
     chat_id: int,
     chat_type: str,
     title: str,
@@ -111,7 +123,8 @@ async def subscribe(
     topics: Topics,
     now: dt.datetime,
 ) -> SubscribeResult:
-    """Subscribe a chat (or change what it follows); says whether anything changed."""
+    """Subscribe a chat to a visit, or to every visit (`visit_id=None`), or change what it
+    follows there; says whether anything changed."""
     agreements = topics in ("all", "agreements")
     agenda = topics in ("all", "agenda")
     stamp = to_db_time(now)
@@ -120,36 +133,73 @@ async def subscribe(
         await tx.execute(
             "UPDATE chats SET active = 1, inactive_reason = NULL WHERE chat_id = ?", (chat_id,)
         )
+        table, key = _where(visit_id)
+        keys = "visit_id, chat_id" if key else "chat_id"
         row = await tx.fetchone(
-            "SELECT wants_agreements, wants_agenda FROM subscriptions"
-            " WHERE visit_id = ? AND chat_id = ?",
-            (visit_id, chat_id),
+            f"SELECT wants_agreements, wants_agenda FROM {table}"
+            f" WHERE {'visit_id = ? AND ' if key else ''}chat_id = ?",
+            (*key, chat_id),
         )
         if row is not None and (bool(row[0]), bool(row[1])) == (agreements, agenda):
             return "unchanged"
+        marks = ", ".join("?" * (len(key) + 6))
         await tx.execute(
-            "INSERT INTO subscriptions (visit_id, chat_id, wants_agreements, wants_agenda, set_by,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (visit_id, chat_id) DO UPDATE SET"
+            f"INSERT INTO {table} ({keys}, wants_agreements, wants_agenda, set_by,"
+            f" created_at, updated_at) VALUES ({marks})"
+            f" ON CONFLICT ({keys}) DO UPDATE SET"
             " wants_agreements = excluded.wants_agreements, wants_agenda = excluded.wants_agenda,"
             " set_by = excluded.set_by, updated_at = excluded.updated_at",
-            (visit_id, chat_id, int(agreements), int(agenda), set_by, stamp, stamp),
+            (*key, chat_id, int(agreements), int(agenda), set_by, stamp, stamp),
         )
     return "created" if row is None else "updated"
 
 
-async def unsubscribe(db: Database, visit_id: int, chat_id: int) -> bool:
-    """Remove the subscription and drop what was still queued for the chat."""
+async def unsubscribe(db: Database, visit_id: int | None, chat_id: int) -> bool:
+    """Remove the subscription (to one visit, or to every visit) and drop what was still
+    queued for the chat that no remaining subscription asks for."""
     async with db.transaction() as tx:
+        table, key = _where(visit_id)
         removed = await tx.execute_rowcount(
-            "DELETE FROM subscriptions WHERE visit_id = ? AND chat_id = ?", (visit_id, chat_id)
+            f"DELETE FROM {table} WHERE {'visit_id = ? AND ' if key else ''}chat_id = ?",
+            (*key, chat_id),
         )
         await tx.execute(
             "UPDATE deliveries SET status = 'dropped', last_error = 'unsubscribed'"
-            " WHERE chat_id = ? AND status = 'pending'",
-            (chat_id,),
+            " WHERE chat_id = ? AND status = 'pending'"
+            " AND NOT EXISTS (SELECT 1 FROM all_visit_subscriptions WHERE chat_id = ?)"
+            " AND alert_id IN (SELECT a.id FROM alerts a WHERE NOT EXISTS"
+            " (SELECT 1 FROM subscriptions s WHERE s.chat_id = ? AND s.visit_id = a.visit_id))",
+            (chat_id, chat_id, chat_id),
         )
     return removed > 0
+
+
+async def followed_visit_ids(db: Database, chat_id: int) -> list[int]:
+    """The visits a chat subscribed to one by one (not counting "every visit")."""
+    rows = await db.fetchall(
+        "SELECT visit_id FROM subscriptions WHERE chat_id = ? ORDER BY visit_id", (chat_id,)
+    )
+    return [int(r["visit_id"]) for r in rows]
+
+
+# --- the current visit ------------------------------------------------------------------------
+
+
+async def current_visit_id(db: Database, chat_id: int) -> int | None:
+    """The visit a chat picked (what /facts, /agenda ... answer for); None: it picked none."""
+    value = await db.fetchval("SELECT current_visit_id FROM chats WHERE chat_id = ?", (chat_id,))
+    return None if value is None else int(value)
+
+
+async def set_current_visit(
+    db: Database, chat_id: int, chat_type: str, title: str, visit_id: int, now: dt.datetime
+) -> None:
+    async with db.transaction() as tx:
+        await upsert_chat(tx, chat_id, chat_type, title, now)
+        await tx.execute(
+            "UPDATE chats SET current_visit_id = ?, updated_at = ? WHERE chat_id = ?",
+            (visit_id, to_db_time(now), chat_id),
+        )
 
 
 async def set_preferences(
@@ -227,8 +277,10 @@ async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) 
     """
     async with db.transaction() as tx:
         row = await tx.fetchone(
-            "SELECT c.title, c.active, (SELECT s.set_by FROM subscriptions s"
-            " WHERE s.chat_id = c.chat_id ORDER BY s.updated_at DESC LIMIT 1) AS set_by"
+            "SELECT c.title, c.active, (SELECT set_by FROM (SELECT set_by, updated_at FROM"
+            " subscriptions WHERE chat_id = c.chat_id UNION ALL SELECT set_by, updated_at"
+            " FROM all_visit_subscriptions WHERE chat_id = c.chat_id)"
+            " ORDER BY updated_at DESC LIMIT 1) AS set_by"
             " FROM chats c WHERE c.chat_id = ?",
             (chat_id,),
         )
@@ -300,6 +352,23 @@ async def migrate_chat_in(tx: Tx, old_id: int, new_id: int, now: dt.datetime) ->
     )
     await tx.execute("DELETE FROM subscriptions WHERE chat_id = ?", (old_id,))
     await tx.execute(
+        "INSERT INTO all_visit_subscriptions (chat_id, wants_agreements, wants_agenda, set_by,"
+        " created_at, updated_at) SELECT ?, wants_agreements, wants_agenda, set_by, created_at, ?"
+        " FROM all_visit_subscriptions WHERE chat_id = ? ON CONFLICT (chat_id) DO UPDATE SET"
+        " wants_agreements = MAX(all_visit_subscriptions.wants_agreements,"
+        "   excluded.wants_agreements),"
+        " wants_agenda = MAX(all_visit_subscriptions.wants_agenda, excluded.wants_agenda),"
+        " set_by = COALESCE(all_visit_subscriptions.set_by, excluded.set_by),"
+        " updated_at = excluded.updated_at",
+        (new_id, stamp, old_id),
+    )
+    await tx.execute("DELETE FROM all_visit_subscriptions WHERE chat_id = ?", (old_id,))
+    await tx.execute(
+        "UPDATE chats SET current_visit_id = COALESCE(current_visit_id,"
+        " (SELECT current_visit_id FROM chats WHERE chat_id = ?)) WHERE chat_id = ?",
+        (old_id, new_id),
+    )
+    await tx.execute(
         "UPDATE OR IGNORE deliveries SET chat_id = ?, status = 'pending'"
         " WHERE chat_id = ? AND status IN ('pending', 'sending')",
         (new_id, old_id),
@@ -334,18 +403,28 @@ class ChatView:
     language_code: str | None  # Telegram's code of the chat's user or subscriber
     quiet_start: int | None = None  # minutes after local midnight
     quiet_end: int | None = None
+    several_visits: bool = False  # follows more than one visit: alerts say which visit
 
 
-async def chat_views(db: Database, visit_id: int, chat_ids: list[int]) -> dict[int, ChatView]:
-    """Language and time zone of many chats in one query (groups speak their subscriber's)."""
+async def chat_views(db: Database, chat_ids: list[int]) -> dict[int, ChatView]:
+    """Language and time zone of many chats in one query (groups speak the language of who
+    set their latest subscription), and whether they follow more than one visit."""
     rows = await db.fetchall(
-        "SELECT c.chat_id, c.timezone, c.digest_hour, COALESCE(c.language, u.language) AS lang,"
-        " u.language_code, c.quiet_start, c.quiet_end FROM chats c"
-        " LEFT JOIN subscriptions s ON s.chat_id = c.chat_id AND s.visit_id = ?"
+        "WITH subs AS (SELECT chat_id, set_by, updated_at FROM subscriptions"
+        "   UNION ALL SELECT chat_id, set_by, updated_at FROM all_visit_subscriptions),"
+        " latest AS (SELECT chat_id, set_by FROM"
+        "   (SELECT chat_id, set_by, ROW_NUMBER() OVER"
+        "    (PARTITION BY chat_id ORDER BY updated_at DESC) AS n FROM subs) WHERE n = 1)"
+        " SELECT c.chat_id, c.timezone, c.digest_hour, COALESCE(c.language, u.language) AS lang,"
+        " u.language_code, c.quiet_start, c.quiet_end,"
+        " (SELECT COUNT(*) FROM subscriptions s WHERE s.chat_id = c.chat_id)"
+        "   + 2 * EXISTS (SELECT 1 FROM all_visit_subscriptions a WHERE a.chat_id = c.chat_id)"
+        "   AS followed"
+        " FROM chats c LEFT JOIN latest l ON l.chat_id = c.chat_id"
         " LEFT JOIN users u ON u.user_id ="
-        "   CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE s.set_by END"
+        "   CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE l.set_by END"
         " WHERE c.chat_id IN (SELECT value FROM json_each(?))",
-        (visit_id, json.dumps(chat_ids)),
+        (json.dumps(chat_ids),),
     )
     return {
         int(r["chat_id"]): ChatView(
@@ -356,6 +435,7 @@ async def chat_views(db: Database, visit_id: int, chat_ids: list[int]) -> dict[i
             r["language_code"],
             r["quiet_start"],
             r["quiet_end"],
+            int(r["followed"]) > 1,
         )
         for r in rows
     }
@@ -380,7 +460,10 @@ async def subscriber_stats(db: Database, visit_id: int) -> SubscriberStats:
         " SUM(c.active = 1 AND c.chat_id < 0) AS groups,"
         " SUM(c.active = 1 AND c.quiet_start IS NOT NULL) AS quiet,"
         " SUM(c.active = 1 AND c.digest_hour IS NOT NULL) AS digest"
-        " FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id WHERE s.visit_id = ?",
+        " FROM (SELECT chat_id, wants_agreements, wants_agenda FROM subscriptions"
+        "   WHERE visit_id = ? UNION SELECT chat_id, wants_agreements, wants_agenda"
+        "   FROM all_visit_subscriptions) s"
+        " JOIN chats c ON c.chat_id = s.chat_id",
         (visit_id,),
     )
     assert row is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -326,3 +326,72 @@ def parse_visit(data: Mapping[str, Any], *, content_hash: str = "", file: str = 
         content_hash=content_hash,
         file=file,
     )
+
+
+# --- several visits -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedVisit:
+    """A visit and its database id."""
+
+    id: int
+    visit: Visit
+
+    @property
+    def slug(self) -> str:
+        return self.visit.slug
+
+
+class Catalog:
+    """The visits one bot follows, in start order, with what readers and detection ask of them."""
+
+    def __init__(self, loaded: Iterable[LoadedVisit]) -> None:
+        self.all: tuple[LoadedVisit, ...] = tuple(
+            sorted(loaded, key=lambda v: (v.visit.starts_on, v.slug))
+        )
+        if not self.all:
+            raise ValueError("a catalog needs at least one visit")
+        self._by_id = {v.id: v for v in self.all}
+        self._by_slug = {v.slug: v for v in self.all}
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+    def __iter__(self) -> Iterator[LoadedVisit]:
+        return iter(self.all)
+
+    def get(self, visit_id: int | None) -> LoadedVisit | None:
+        return self._by_id.get(visit_id) if visit_id is not None else None
+
+    def by_slug(self, slug: str) -> LoadedVisit | None:
+        return self._by_slug.get(slug.strip().lower())
+
+    def default(self, now: dt.datetime) -> LoadedVisit:
+        """What a chat that picked nothing sees: the live visit, else the next, else the latest."""
+        live = [v for v in self.all if v.visit.state(now) == "live"]
+        if live:
+            return live[0]
+        upcoming = [v for v in self.all if v.visit.state(now) == "upcoming"]
+        return upcoming[0] if upcoming else self.all[-1]
+
+    def ordered(self, now: dt.datetime) -> list[LoadedVisit]:
+        """Live, then upcoming (soonest first), then concluded (latest first): for /visits."""
+        rank = {"live": 0, "upcoming": 1, "concluded": 2}
+        live_or_next = [v for v in self.all if v.visit.state(now) != "concluded"]
+        concluded = [v for v in reversed(self.all) if v.visit.state(now) == "concluded"]
+        return sorted(live_or_next, key=lambda v: rank[v.visit.state(now)]) + concluded
+
+    def trip(self, loaded: LoadedVisit) -> list[LoadedVisit]:
+        """The stops of `loaded`'s trip in order (itself alone when it names no trip)."""
+        trip = loaded.visit.trip
+        if trip is None:
+            return [loaded]
+        return [v for v in self.all if v.visit.trip is not None and v.visit.trip.key == trip.key]
+
+    def other_stops(self, loaded: LoadedVisit) -> list[Visit]:
+        return [v.visit for v in self.trip(loaded) if v.id != loaded.id]
+
+    def tracking(self, now: dt.datetime) -> list[LoadedVisit]:
+        """The visits news can be about now: their feeds are polled."""
+        return [v for v in self.all if v.visit.tracking(now)]

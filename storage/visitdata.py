@@ -9,14 +9,21 @@ statuses they set (a confirmed agreement) are left alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from storage.db import Database, Tx, to_db_time, utcnow
 from storage.facts import upsert_fact
-from storage.visit import Localized, Visit
+from storage.visit import Catalog, LoadedVisit, Localized, Visit
 
 
 def _json(loc: Localized) -> str:
     return json.dumps(loc.values, ensure_ascii=False, sort_keys=True)
+
+
+async def sync_visits(db: Database, visits: Iterable[Visit]) -> Catalog:
+    """Load every visit the bot follows; visits that are no longer configured stay stored
+    (subscriptions and history keep them) but are not followed."""
+    return Catalog([LoadedVisit(await sync_visit(db, visit), visit) for visit in visits])
 
 
 async def sync_visit(db: Database, visit: Visit) -> int:
@@ -25,35 +32,31 @@ async def sync_visit(db: Database, visit: Visit) -> int:
     if row is not None and row["content_hash"] == visit.content_hash:
         return int(row["id"])
     now = to_db_time(utcnow())
+    columns = {
+        "name": visit.name.en,
+        "names": _json(visit.name),
+        "languages": json.dumps(list(visit.languages)),
+        "trip_key": visit.trip.key if visit.trip else None,
+        "timezone": visit.timezone.key,
+        "starts_on": visit.starts_on.isoformat(),
+        "ends_on": visit.ends_on.isoformat(),
+        "tracking_from": visit.tracking_from.isoformat(),
+        "tracking_until": visit.tracking_until.isoformat(),
+        "content_hash": visit.content_hash,
+        "loaded_at": now,
+    }
     async with db.transaction() as tx:
         if row is None:
+            names = ", ".join(["slug", *columns])
+            marks = ", ".join("?" * (len(columns) + 1))
             visit_id = await tx.execute(
-                "INSERT INTO visits (slug, name, timezone, starts_on, ends_on, content_hash,"
-                " loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    visit.slug,
-                    visit.name.en,
-                    visit.timezone.key,
-                    visit.starts_on.isoformat(),
-                    visit.ends_on.isoformat(),
-                    visit.content_hash,
-                    now,
-                ),
+                f"INSERT INTO visits ({names}) VALUES ({marks})", (visit.slug, *columns.values())
             )
         else:
             visit_id = int(row["id"])
+            assignments = ", ".join(f"{c} = ?" for c in columns)
             await tx.execute(
-                "UPDATE visits SET name = ?, timezone = ?, starts_on = ?, ends_on = ?,"
-                " content_hash = ?, loaded_at = ? WHERE id = ?",
-                (
-                    visit.name.en,
-                    visit.timezone.key,
-                    visit.starts_on.isoformat(),
-                    visit.ends_on.isoformat(),
-                    visit.content_hash,
-                    now,
-                    visit_id,
-                ),
+                f"UPDATE visits SET {assignments} WHERE id = ?", (*columns.values(), visit_id)
             )
         await _sync_topics(tx, visit_id, visit)
         await _sync_facts(tx, visit_id, visit, now)

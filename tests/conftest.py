@@ -15,7 +15,9 @@ from bot.config import Settings, load_settings
 from bot.services import Services
 from bot.standin import BotApiStandin, SentMessage
 from jobs.ratelimit import Pacer
+from storage.visit import BUNDLED_VISIT, bundled_visits_dir
 
+TURKIYE_FILE = bundled_visits_dir() / BUNDLED_VISIT
 ADMIN_ID = 42
 CLOSED_FEED_URL = "http://127.0.0.1:9/closed.xml"
 USER_ID = 1001
@@ -29,6 +31,8 @@ def settings(tmp_path: Path) -> Settings:
             "ADMIN_IDS": str(ADMIN_ID),
             # Tests never reach the internet: the feed job polls a closed local port.
             "FEED_URLS": CLOSED_FEED_URL,
+            # One visit, as before there were several; tests of several visits set VISITS_DIR.
+            "VISIT_FILE": str(TURKIYE_FILE),
         },
         dotenv=None,
     )

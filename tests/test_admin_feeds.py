@@ -42,7 +42,11 @@ async def open_bot(settings: Settings, clock: Clock) -> AsyncIterator[BotHarness
 
 
 async def admin_feeds(bot: BotHarness) -> list[dict[str, object]]:
-    return await rows(bot, "SELECT * FROM feeds WHERE origin = 'admin' ORDER BY id")
+    return await rows(
+        bot,
+        "SELECT f.* FROM feeds f JOIN feed_visits l ON l.feed_id = f.id"
+        " WHERE l.origin = 'admin' AND l.removed_at IS NULL ORDER BY f.id",
+    )
 
 
 async def test_addfeed_previews_then_adds(open_bot: BotHarness, server: FeedServer) -> None:
@@ -147,9 +151,11 @@ async def test_pause_resume_and_delete(bot: BotHarness) -> None:
 
     [deleted] = await bot.ask(ADMIN_ID, f"/delfeed {feed['id']}")
     assert "removed" in deleted.text
-    # Marked removed, not deleted, so its entries stay as sources of stories.
-    [removed] = await rows(bot, "SELECT removed_at, paused FROM feeds WHERE id = ?", (feed["id"],))
-    assert removed["removed_at"] is not None and removed["paused"] == 1
+    # Marked removed for the visit, not deleted, so its entries stay as sources of stories.
+    [removed] = await rows(
+        bot, "SELECT removed_at, removed_by FROM feed_visits WHERE feed_id = ?", (feed["id"],)
+    )
+    assert removed["removed_at"] is not None and removed["removed_by"] == "admin"
     [gone] = await bot.ask(ADMIN_ID, "/feeds")
     assert feed["url"] not in gone.text
     [again] = await bot.ask(ADMIN_ID, f"/delfeed {feed['id']}")

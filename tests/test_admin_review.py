@@ -10,6 +10,8 @@ from bot.handlers.review import notify_admins_of_story
 from bot.standin import SentMessage
 from storage.agreements import Saved
 from storage.audit import Actor
+from storage.db import from_db_time
+from storage.feeds import link_feed
 from storage.review import decide_story
 from tests.conftest import ADMIN_ID, BotHarness, buttons
 from tests.test_admin_e2e import (
@@ -33,12 +35,9 @@ async def make_story(
     """A pending agreement story with one feed item, as the polling job stores it."""
     db = bot.services.db
     visit_id = bot.services.visit_id
-    await db.execute(
-        "INSERT OR IGNORE INTO feeds (visit_id, url, origin, created_at)"
-        " VALUES (?, 'https://news.example/rss', 'admin', ?)",
-        (visit_id, STAMP),
+    feed_id = await link_feed(
+        db, visit_id, "https://news.example/rss", "admin", from_db_time(STAMP)
     )
-    feed_id = await db.fetchval("SELECT id FROM feeds WHERE url = 'https://news.example/rss'")
     anchor = bot.services.visit.anchors[0].key
     story_id = await db.execute(
         "INSERT INTO stories (visit_id, kind, title, sectors, parties, day, first_seen_at, review)"

@@ -177,7 +177,7 @@ async def test_server_errors_and_timeouts_retry_then_fail(bot: BotHarness) -> No
     assert await statuses(bot) == {"sent": 1, "failed": 1}
     row = await bot.services.db.fetchone("SELECT last_error FROM deliveries WHERE status='failed'")
     assert row is not None and "Internal Server Error" in row["last_error"]
-    text = await stats_text(bot.services, "en")
+    text = await stats_text(bot.services, bot.services.default_visit, "en")
     assert "1 failed" in text and "1 sent" in text
 
 

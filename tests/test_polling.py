@@ -15,6 +15,7 @@ import pytest
 from bot.config import load_settings
 from jobs.detection import detector_for
 from jobs.feeds import make_client
+from jobs.pipeline import Followed
 from jobs.polling import FEED_JOB_NAME, Poller, tick_seconds
 from storage import feeds, news
 from storage.audit import Actor
@@ -77,9 +78,8 @@ class Setup:
         self.clock[0] += dt.timedelta(**delta)
 
     async def add_feed(self, path: str) -> int:
-        return await self.db.execute(
-            "INSERT INTO feeds (visit_id, url, origin, created_at) VALUES (?, ?, 'admin', ?)",
-            (self.visit_id, self.server.url(path), to_db_time(self.clock[0])),
+        return await feeds.link_feed(
+            self.db, self.visit_id, self.server.url(path), "admin", self.clock[0]
         )
 
     async def make_due(self) -> None:
@@ -118,12 +118,10 @@ async def setup(tmp_path: Path, server: FeedServer) -> AsyncIterator[Setup]:
     async with make_client() as client:
         poller = Poller(
             db=db,
-            visit=VISIT,
-            visit_id=visit_id,
+            visits=[Followed(visit_id, VISIT, detector_for(VISIT))],
             client=client,
             interval=300.0,
             clock=lambda: now[0],
-            detector=detector_for(VISIT),
             rng=random.Random(7),
             host_spacing=0.0,
             on_new_agreement_story=on_story,
@@ -207,7 +205,7 @@ async def test_next_poll_uses_the_interval_with_jitter(setup: Setup) -> None:
     assert feed.next_poll_at is not None
     wait = (feed.next_poll_at - setup.clock[0]).total_seconds()
     assert 270 <= wait <= 330
-    assert await feeds.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
+    assert await feeds.due_feeds(setup.db, [setup.visit_id], setup.clock[0]) == []
 
 
 async def test_backoff_grows_then_resets_and_feed_pauses_after_two_days(setup: Setup) -> None:
@@ -242,7 +240,7 @@ async def test_backoff_grows_then_resets_and_feed_pauses_after_two_days(setup: S
     assert feed.paused and "503" in (feed.paused_reason or "")
     assert len(setup.paused) == 1 and "503" in setup.paused[0]
     setup.advance(days=1)
-    assert await feeds.due_feeds(setup.db, setup.visit_id, setup.clock[0]) == []
+    assert await feeds.due_feeds(setup.db, [setup.visit_id], setup.clock[0]) == []
 
 
 async def test_retry_after_is_respected(setup: Setup) -> None:
@@ -354,12 +352,12 @@ async def test_configured_feeds_follow_the_configuration_but_removals_stick(setu
     now = setup.clock[0]
     await feeds.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)
     await feeds.ensure_feeds(setup.db, setup.visit_id, (a,), "env", now)  # b left FEED_URLS
-    assert [f.url for f in await feeds.due_feeds(setup.db, setup.visit_id, now)] == [a]
+    assert [f.url for f in await feeds.due_feeds(setup.db, [setup.visit_id], now)] == [a]
     await setup.db.execute(
         "UPDATE feeds SET etag = 'v1', first_polled_at = ? WHERE url = ?", (to_db_time(now), b)
     )
     await feeds.ensure_feeds(setup.db, setup.visit_id, (a, b), "env", now)  # b is back
-    assert len(await feeds.due_feeds(setup.db, setup.visit_id, now)) == 2
+    assert len(await feeds.due_feeds(setup.db, [setup.visit_id], now)) == 2
     back = next(f for f in await feeds.list_feeds(setup.db, setup.visit_id) if f.url == b)
     assert back.etag is None and back.first_polled_at is None  # a real, silent first poll
 
@@ -388,9 +386,8 @@ def other_host() -> Iterator[FeedServer]:
 
 async def test_a_slow_host_never_delays_another_host(setup: Setup, other_host: FeedServer) -> None:
     other_host.route("/slow", Reply(body=rss(), delay=3.0))
-    await setup.db.execute(
-        "INSERT INTO feeds (visit_id, url, origin, created_at) VALUES (?, ?, 'admin', ?)",
-        (setup.visit_id, other_host.url("/slow"), to_db_time(setup.clock[0])),
+    await feeds.link_feed(
+        setup.db, setup.visit_id, other_host.url("/slow"), "admin", setup.clock[0]
     )
     setup.server.route("/fast", Reply(body=rss()))
     fast = await setup.add_feed("/fast")

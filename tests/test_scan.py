@@ -58,10 +58,11 @@ def test_scan_url_as_json(server: FeedServer) -> None:
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [set(r) for r in rows] == [
-        {"id", "title", "link", "published", "relevant", "kind", "sectors", "lang"}
+        {"id", "title", "link", "published", "relevant", "visit", "kind", "sectors", "lang"}
     ] * 4
     signed, uae, talks, weather = rows
     assert signed["relevant"] and signed["kind"] == "agreement" and "energy" in signed["sectors"]
+    assert signed["visit"] == "lee-jae-myung-turkiye-2025" and weather["visit"] is None
     assert (
         signed["id"] == "https://news.example.com/a"
     )  # canonical: host lower-cased, utm and fragment gone

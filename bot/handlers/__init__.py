@@ -29,6 +29,7 @@ from bot.handlers import (
     status,
     subscriptions,
     visitinfo,
+    visits,
 )
 from bot.services import AnyApp
 
@@ -48,6 +49,9 @@ def register(app: AnyApp) -> None:
     app.add_handler(CommandHandler("status", status.status))
     app.add_handler(CommandHandler("agenda", visitinfo.agenda))
     app.add_handler(CommandHandler("agreements", visitinfo.agreements))
+    app.add_handler(CommandHandler("visits", visits.visits))
+    app.add_handler(CommandHandler("visit", visits.visit))
+    app.add_handler(CallbackQueryHandler(visits.button, pattern=visits.BUTTON_PATTERN))
 
     # --- admin curation
     app.add_handler(agreements_admin.conversation())

@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 from bot.handlers.common import (
     acting,
     admin_only,
+    admin_visit,
     args_text,
     context_lang,
     id_argument,
@@ -41,6 +42,7 @@ AUDIT_VALUE_CHARS = 160
 async def admins(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Owners see who can curate: owners come from ADMIN_IDS, admins from the database."""
     svc, lang = await context_lang(update, context)
+    tz = (await admin_visit(update, svc)).visit.timezone
     lines = [t(lang, "admin.list_title")]
     for owner in sorted(svc.settings.admin_ids):
         lines.append(t(lang, "admin.list_owner", user_id=owner))
@@ -52,7 +54,7 @@ async def admins(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "admin.list_admin",
                 user_id=row.user_id,
                 added_by=row.added_by or "—",
-                at=format_time(row.added_at, svc.visit.timezone, lang),
+                at=format_time(row.added_at, tz, lang),
             )
         )
     if not rows:
@@ -70,7 +72,7 @@ async def addadmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if svc.is_owner(user_id):
         await reply(update, context, t(lang, "admin.already_owner", user_id=user_id))
         return
-    added = await add_admin(svc.db, acting(update, svc), user_id)
+    added = await add_admin(svc.db, await acting(update, svc), user_id)
     if not added:
         await reply(update, context, t(lang, "admin.already_admin", user_id=user_id))
         return
@@ -88,7 +90,7 @@ async def deladmin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if svc.is_owner(user_id):
         await reply(update, context, t(lang, "admin.cannot_remove_owner", user_id=user_id))
         return
-    removed = await remove_admin(svc.db, acting(update, svc), user_id)
+    removed = await remove_admin(svc.db, await acting(update, svc), user_id)
     if not removed:
         await reply(update, context, t(lang, "admin.not_admin", user_id=user_id))
         return
@@ -120,6 +122,7 @@ async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         except ValidationError as error:
             await show_error(update, context, error)
             return
+    tz = (await admin_visit(update, svc)).visit.timezone
     entries = await latest_audit(svc.db, limit)
     if not entries:
         await reply(update, context, t(lang, "audit.empty"))
@@ -131,7 +134,7 @@ async def audit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 lang,
                 "audit.item",
                 id=entry.id,
-                at=format_time(entry.at, svc.visit.timezone, lang),
+                at=format_time(entry.at, tz, lang),
                 actor=entry.actor_id if entry.actor_id is not None else "—",
                 action=entry.action,
                 target=entry.target or "—",

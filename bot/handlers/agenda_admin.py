@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
     acting,
+    admin_header,
     admin_only,
     args_text,
     context_lang,
@@ -47,18 +48,21 @@ def typed_time(moment: dt.datetime, time_known: bool, tz: ZoneInfo) -> str:
 async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/addagenda YYYY-MM-DD HH:MM | title | place` (a date alone: the hour is not public)."""
     svc, lang = await context_lang(update, context)
+    actor = await acting(update, svc)
+    loaded = svc.visits.get(actor.visit_id) or svc.default_visit
+    tz = loaded.visit.timezone
     text = args_text(update)
     if not text:
-        await reply(update, context, t(lang, "agenda_admin.usage", tz=str(svc.visit.timezone)))
+        await reply(update, context, t(lang, "agenda_admin.usage", tz=str(tz)))
         return
     try:
-        draft = parse_agenda_line(text, svc.visit.timezone)
+        draft = parse_agenda_line(text, tz)
     except ValidationError as error:
         await show_error(update, context, error)
         return
     item_id = await add_agenda_item(
         svc.db,
-        acting(update, svc),
+        actor,
         starts_at=draft.starts_at,
         time_known=draft.time_known,
         title=draft.title,
@@ -68,13 +72,14 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(
         update,
         context,
-        t(
+        admin_header(svc, loaded, lang)
+        + t(
             lang,
             "agenda_admin.added",
             id=item_id,
             title=draft.title,
             place=draft.place or "—",
-            when=typed_time(draft.starts_at, draft.time_known, svc.visit.timezone),
+            when=typed_time(draft.starts_at, draft.time_known, tz),
         ),
     )
 
@@ -83,6 +88,9 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/editagenda ID time=YYYY-MM-DD HH:MM`, `title=…` or `place=…`; subscribers are told."""
     svc, lang = await context_lang(update, context)
+    actor = await acting(update, svc)
+    loaded = svc.visits.get(actor.visit_id) or svc.default_visit
+    tz = loaded.visit.timezone
     head, _, rest = args_text(update).partition(" ")
     name, _, value = rest.partition("=")
     name, value = name.strip().lower(), value.strip()
@@ -91,10 +99,10 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             raise ValidationError("agenda_admin.edit_usage")
         item_id = parse_id(head)
         if name == "time":
-            starts_at, known = parse_local_time(value, svc.visit.timezone)
+            starts_at, known = parse_local_time(value, tz)
             changed = await edit_agenda_item(
                 svc.db,
-                acting(update, svc),
+                actor,
                 item_id,
                 starts_at=starts_at,
                 time_known=known,
@@ -102,14 +110,14 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         elif name == "title":
             changed = await edit_agenda_item(
                 svc.db,
-                acting(update, svc),
+                actor,
                 item_id,
                 title=parse_title(value),
             )
         else:
             changed = await edit_agenda_item(
                 svc.db,
-                acting(update, svc),
+                actor,
                 item_id,
                 place=check_length("place", value, PLACE_MAX),
             )
@@ -120,10 +128,9 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
         return
     wake_delivery()
-    when = typed_time(
-        from_db_time(changed["starts_at"]), bool(changed["time_known"]), svc.visit.timezone
-    )
-    await reply(update, context, t(lang, "agenda_admin.edited", id=item_id, when=when))
+    when = typed_time(from_db_time(changed["starts_at"]), bool(changed["time_known"]), tz)
+    text = admin_header(svc, loaded, lang) + t(lang, "agenda_admin.edited", id=item_id, when=when)
+    await reply(update, context, text)
 
 
 @admin_only
@@ -133,7 +140,7 @@ async def delagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     item_id = await id_argument(update, context, "agenda_admin.del_usage")
     if item_id is None:
         return
-    before = await delete_agenda_item(svc.db, acting(update, svc), item_id)
+    before = await delete_agenda_item(svc.db, await acting(update, svc), item_id)
     if before is None:
         await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
         return

@@ -26,7 +26,9 @@ from telegram.warnings import PTBUserWarning
 from bot.alert_render import field_name
 from bot.handlers.common import (
     acting,
+    admin_header,
     admin_only,
+    admin_visit,
     args_text,
     context_lang,
     id_argument,
@@ -62,6 +64,7 @@ from storage.agreements import (
     source_label,
 )
 from storage.review import open_agreement_stories
+from storage.visit import Visit
 
 DRAFTS = "agreement_drafts"
 GUIDED = "agreement_guided"
@@ -70,12 +73,12 @@ BUTTON_PATTERN = r"^agr:"
 TITLE, SECTOR, DATE, PARTIES, SOURCE, CONFIRM = range(6)
 
 
-def sector_names(svc: Services) -> dict[str, list[str]]:
-    return {s.key: list(s.name.values.values()) for s in svc.visit.sectors}
+def sector_names(visit: Visit) -> dict[str, list[str]]:
+    return {s.key: list(s.name.values.values()) for s in visit.sectors}
 
 
-def draft_lines(lang: str, svc: Services, draft: AgreementDraft) -> list[Html]:
-    sector = svc.visit.sector(draft.sector)
+def draft_lines(lang: str, visit: Visit, draft: AgreementDraft) -> list[Html]:
+    sector = visit.sector(draft.sector)
     return [
         t(lang, "agreement_admin.field.title", value=draft.title),
         t(lang, "agreement_admin.field.sector", value=sector.name.get(lang) if sector else "—"),
@@ -89,8 +92,8 @@ def draft_lines(lang: str, svc: Services, draft: AgreementDraft) -> list[Html]:
     ]
 
 
-async def similar_to(svc: Services, title: str) -> list[tuple[int, str]]:
-    entries = await list_agreements(svc.db, svc.visit_id)
+async def similar_to(svc: Services, visit_id: int, title: str) -> list[tuple[int, str]]:
+    entries = await list_agreements(svc.db, visit_id)
     return similar_titles(title, [(e.id, e.title) for e in entries])[:3]
 
 
@@ -105,8 +108,10 @@ async def save_draft(
 ) -> None:
     """Save as Confirmed, linked to a matching undecided story, and announce it."""
     svc, lang = await context_lang(update, context)
+    actor = await acting(update, svc)
+    loaded = svc.visits.get(actor.visit_id) or svc.default_visit
     story_id = None
-    for candidate in await open_agreement_stories(svc.db, svc.visit_id):
+    for candidate in await open_agreement_stories(svc.db, actor.visit_id):
         if (draft.source_url and draft.source_url in candidate.links) or similarity(
             draft.title, candidate.title
         ) >= SIMILAR_THRESHOLD:
@@ -120,13 +125,13 @@ async def save_draft(
         source_title=source_label(draft.source_url),
         source_url=draft.source_url,
     )
-    saved = await save_agreement(svc.db, acting(update, svc), fields, story_id=story_id)
+    saved = await save_agreement(svc.db, actor, fields, story_id=story_id)
     wake_delivery()
     lines = [t(lang, "agreement_admin.saved", id=saved.agreement_id)]
     if saved.story_id is not None:
         lines.append(t(lang, "agreement_admin.linked", story_id=saved.story_id))
-    lines += draft_lines(lang, svc, draft)
-    await reply(update, context, Html("\n".join(lines)))
+    lines += draft_lines(lang, loaded.visit, draft)
+    await reply(update, context, Html(admin_header(svc, loaded, lang) + "\n".join(lines)))
 
 
 def _stash(context: ContextTypes.DEFAULT_TYPE, key: str, value: Any) -> str:
@@ -158,12 +163,13 @@ async def addagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
         context.user_data[GUIDED] = {}  # type: ignore[index]
         await reply(update, context, t(lang, "agreement_admin.ask_title"))
         return TITLE
+    loaded = await admin_visit(update, svc)
     try:
-        draft = parse_agreement_line(text, sector_names(svc))
+        draft = parse_agreement_line(text, sector_names(loaded.visit))
     except ValidationError as error:
         await show_error(update, context, error)
         return ConversationHandler.END
-    similar = await similar_to(svc, draft.title)
+    similar = await similar_to(svc, loaded.id, draft.title)
     if similar:
         token = _stash(context, DRAFTS, draft)
         keyboard = InlineKeyboardMarkup(
@@ -178,7 +184,7 @@ async def addagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
                 ]
             ]
         )
-        lines = similar_lines(lang, similar) + draft_lines(lang, svc, draft)
+        lines = similar_lines(lang, similar) + draft_lines(lang, loaded.visit, draft)
         await reply(update, context, Html("\n".join(lines)), keyboard=keyboard)
         return ConversationHandler.END
     await save_draft(update, context, draft)
@@ -198,10 +204,10 @@ def _text(update: Update) -> str:
     return (message.text or "") if message else ""
 
 
-def _sector_keyboard(lang: str, svc: Services) -> InlineKeyboardMarkup:
+def _sector_keyboard(lang: str, visit: Visit) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(s.name.get(lang), callback_data=f"agrg:sec:{s.key}")
-        for s in svc.visit.sectors
+        for s in visit.sectors
     ]
     rows = keyboard_rows(buttons, 2)
     rows.append(
@@ -217,8 +223,12 @@ async def guided_title(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     except ValidationError as error:
         await show_error(update, context, error)
         return TITLE
+    visit = (await admin_visit(update, svc)).visit
     await reply(
-        update, context, t(lang, "agreement_admin.ask_sector"), keyboard=_sector_keyboard(lang, svc)
+        update,
+        context,
+        t(lang, "agreement_admin.ask_sector"),
+        keyboard=_sector_keyboard(lang, visit),
     )
     return SECTOR
 
@@ -226,7 +236,7 @@ async def guided_title(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 async def _after_sector(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str) -> int:
     svc, lang = await context_lang(update, context)
     _guided(context)["sector"] = key
-    sector = svc.visit.sector(key)
+    sector = (await admin_visit(update, svc)).visit.sector(key)
     await reply(
         update,
         context,
@@ -241,7 +251,7 @@ async def guided_sector_button(update: Update, context: ContextTypes.DEFAULT_TYP
     await query.answer()
     svc = services(context)
     key = query.data.removeprefix("agrg:sec:")
-    if key and svc.visit.sector(key) is None:
+    if key and (await admin_visit(update, svc)).visit.sector(key) is None:
         return SECTOR
     return await _after_sector(update, context, key)
 
@@ -249,7 +259,7 @@ async def guided_sector_button(update: Update, context: ContextTypes.DEFAULT_TYP
 async def guided_sector_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     svc = services(context)
     try:
-        key = parse_sector(_text(update), sector_names(svc))
+        key = parse_sector(_text(update), sector_names((await admin_visit(update, svc)).visit))
     except ValidationError as error:
         await show_error(update, context, error)
         return SECTOR
@@ -299,11 +309,12 @@ async def guided_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         source_url=url,
     )
     data["draft"] = draft
-    lines = [t(lang, "agreement_admin.confirm_title")]
-    similar = await similar_to(svc, draft.title)
+    loaded = await admin_visit(update, svc)
+    lines = [admin_header(svc, loaded, lang) + t(lang, "agreement_admin.confirm_title")]
+    similar = await similar_to(svc, loaded.id, draft.title)
     if similar:
         lines += similar_lines(lang, similar)
-    lines += draft_lines(lang, svc, draft)
+    lines += draft_lines(lang, loaded.visit, draft)
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -422,7 +433,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action != "corr":
         await reply(update, context, t(lang, "agreement_admin.no_correction"))
         return
-    alert_id = await send_correction(svc.db, acting(update, svc), agreement_id, field, old, new)
+    alert_id = await send_correction(
+        svc.db, await acting(update, svc), agreement_id, field, old, new
+    )
     wake_delivery()
     key = "agreement_admin.correction_sent" if alert_id else "agreement_admin.not_found"
     await reply(update, context, t(lang, key, id=agreement_id))
@@ -436,12 +449,14 @@ async def editagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """`/editagreement ID field=value`; a confirmed entry offers a correction alert."""
     svc, lang = await context_lang(update, context)
     try:
-        edit = parse_agreement_edit(args_text(update), sector_names(svc))
+        edit = parse_agreement_edit(
+            args_text(update), sector_names((await admin_visit(update, svc)).visit)
+        )
     except ValidationError as error:
         await show_error(update, context, error)
         return
     result = await edit_agreement(
-        svc.db, acting(update, svc), edit.agreement_id, edit.field, edit.value
+        svc.db, await acting(update, svc), edit.agreement_id, edit.field, edit.value
     )
     if result is None:
         await reply(update, context, t(lang, "agreement_admin.not_found", id=edit.agreement_id))
@@ -488,7 +503,7 @@ async def delagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     agreement_id = await id_argument(update, context, "agreement_admin.del_usage")
     if agreement_id is None:
         return
-    before = await delete_agreement(svc.db, acting(update, svc), agreement_id)
+    before = await delete_agreement(svc.db, await acting(update, svc), agreement_id)
     if before is None:
         await reply(update, context, t(lang, "agreement_admin.not_found", id=agreement_id))
         return

@@ -32,6 +32,6 @@ async def broadcast(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValidationError as error:
         await show_error(update, context, error)
         return
-    _alert_id, count = await queue_broadcast(svc.db, acting(update, svc), text)
+    _alert_id, count = await queue_broadcast(svc.db, await acting(update, svc), text)
     wake_delivery()
     await reply(update, context, t(lang, "broadcast.queued", count=count))

@@ -10,12 +10,13 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import t
+from bot.i18n import Html, t
 from bot.render import split_message
 from bot.services import Services, services
 from bot.validation import ValidationError, parse_id
 from storage import alerts
 from storage.audit import Actor
+from storage.visit import LoadedVisit
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
@@ -120,9 +121,42 @@ async def id_argument(
         return None
 
 
-def acting(update: Update, svc: Services) -> Actor:
-    """The admin behind `update`, acting on the current visit now: what storage audits."""
-    return Actor(actor_id(update), svc.visit_id, svc.now())
+async def acting(update: Update, svc: Services) -> Actor:
+    """The admin behind `update`, acting on their current visit now: what storage audits.
+
+    An admin's current visit is the one their private chat picked (`/visit <slug>`), wherever
+    they give the command, so an admin in a group edits what they see in private.
+    """
+    user = actor_id(update)
+    return Actor(user, (await svc.current_visit(user)).id, svc.now())
+
+
+async def visit_of(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Services, LoadedVisit]:
+    """The services and the visit this chat reads about (picked, else the default visit)."""
+    svc = services(context)
+    chat = update.effective_chat
+    return svc, await svc.current_visit(chat.id if chat else None)
+
+
+def visit_header(svc: Services, loaded: LoadedVisit, lang: str) -> Html:
+    """A first line naming the visit, when the bot follows more than one (else nothing)."""
+    if len(svc.visits) < 2:
+        return Html("")
+    return Html(t(lang, "visit.header", visit=loaded.visit.name.get(lang)) + "\n")
+
+
+def admin_header(svc: Services, loaded: LoadedVisit, lang: str) -> Html:
+    """A first line naming the visit an admin command acted on, when there are several."""
+    if len(svc.visits) < 2:
+        return Html("")
+    return Html(t(lang, "visit.admin_header", visit=loaded.visit.name.get(lang)) + "\n")
+
+
+async def admin_visit(update: Update, svc: Services) -> LoadedVisit:
+    """The visit admin commands act on: the admin's own current visit (see `acting`)."""
+    return await svc.current_visit(actor_id(update))
 
 
 async def context_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Services, str]:

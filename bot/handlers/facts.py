@@ -5,11 +5,12 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import args_text, keyboard_rows, reply
+from bot.handlers.common import args_text, keyboard_rows, reply, visit_header, visit_of
 from bot.i18n import Html, t
 from bot.render import bullet_list, fact_lines, truncate
-from bot.services import Services, services
+from bot.services import Services
 from storage import facts as fact_store
+from storage.visit import LoadedVisit
 
 BUTTON_PREFIX = "facts:"
 BUTTON_PATTERN = r"^facts:"
@@ -27,62 +28,67 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def answer_query(update: Update, context: ContextTypes.DEFAULT_TYPE, query: str) -> None:
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
+    head = visit_header(svc, loaded, lang)
     query = query.strip()
     if not query:
-        await reply(
-            update, context, t(lang, "facts.pick_topic"), keyboard=await topic_keyboard(svc, lang)
-        )
+        keyboard = await topic_keyboard(svc, loaded, lang)
+        await reply(update, context, head + t(lang, "facts.pick_topic"), keyboard=keyboard)
         return
-    topic = await fact_store.find_topic(svc.db, svc.visit_id, query)
+    topic = await fact_store.find_topic(svc.db, loaded.id, query)
     if topic is not None:
-        await send_topic(update, context, svc, topic.key, lang)
+        await send_topic(update, context, svc, loaded, topic.key, lang)
         return
-    found = await fact_store.search_facts(svc.db, svc.visit_id, query, lang)
+    found = await fact_store.search_facts(svc.db, loaded.id, query, lang)
     shown_query = truncate(query, QUERY_ECHO_LIMIT)
     if not found:
         await reply(
             update,
             context,
-            t(lang, "facts.no_match", query=shown_query),
-            keyboard=await topic_keyboard(svc, lang),
+            head + t(lang, "facts.no_match", query=shown_query),
+            keyboard=await topic_keyboard(svc, loaded, lang),
         )
         return
     title = t(lang, "facts.search_title", query=shown_query, count=len(found))
-    await reply(update, context, bullet_list(title, fact_lines(found, lang)))
+    await reply(update, context, head + bullet_list(title, fact_lines(found, lang)))
 
 
 async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     key = query.data.removeprefix(BUTTON_PREFIX)
-    topics = {topic.key for topic in await fact_store.topics(svc.db, svc.visit_id)}
-    if key not in topics:
+    topics = {topic.key for topic in await fact_store.topics(svc.db, loaded.id)}
+    if key not in topics:  # the chat switched to another visit since
         await query.answer(t(lang, "facts.topic_gone"))
         return
     await query.answer()
-    await send_topic(update, context, svc, key, lang)
+    await send_topic(update, context, svc, loaded, key, lang)
 
 
 async def send_topic(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, key: str, lang: str
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    svc: Services,
+    loaded: LoadedVisit,
+    key: str,
+    lang: str,
 ) -> None:
-    topic = next(x for x in await fact_store.topics(svc.db, svc.visit_id) if x.key == key)
-    found = await fact_store.facts_for_topic(svc.db, svc.visit_id, key, lang)
-    title = t(lang, "facts.topic_title", topic=topic.name(lang))
+    topic = next(x for x in await fact_store.topics(svc.db, loaded.id) if x.key == key)
+    found = await fact_store.facts_for_topic(svc.db, loaded.id, key, lang)
+    title = visit_header(svc, loaded, lang) + t(lang, "facts.topic_title", topic=topic.name(lang))
     if not found:
         await reply(update, context, Html(f"{title}\n\n{t(lang, 'facts.topic_empty')}"))
         return
-    await reply(update, context, bullet_list(title, fact_lines(found, lang)))
+    await reply(update, context, bullet_list(Html(title), fact_lines(found, lang)))
 
 
-async def topic_keyboard(svc: Services, lang: str) -> InlineKeyboardMarkup:
+async def topic_keyboard(svc: Services, loaded: LoadedVisit, lang: str) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(topic.name(lang), callback_data=f"{BUTTON_PREFIX}{topic.key}")
-        for topic in await fact_store.topics(svc.db, svc.visit_id)
+        for topic in await fact_store.topics(svc.db, loaded.id)
     ]
     return InlineKeyboardMarkup(keyboard_rows(buttons))

@@ -9,7 +9,15 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import acting, admin_only, args_text, context_lang, reply, show_error
+from bot.handlers.common import (
+    acting,
+    admin_only,
+    admin_visit,
+    args_text,
+    context_lang,
+    reply,
+    show_error,
+)
 from bot.i18n import Html, t
 from bot.render import truncate
 from bot.validation import ValidationError, parse_fact_line, parse_id
@@ -20,7 +28,8 @@ from storage.facts import add_fact, admin_facts, delete_fact, topics
 async def addfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`/addfact topic | text | source` where source is a title, a URL, or a title and a URL."""
     svc, lang = await context_lang(update, context)
-    known = {tp.key: list(tp.names.values()) for tp in await topics(svc.db, svc.visit_id)}
+    loaded = await admin_visit(update, svc)
+    known = {tp.key: list(tp.names.values()) for tp in await topics(svc.db, loaded.id)}
     text = args_text(update)
     if not text:
         await reply(update, context, t(lang, "facts_admin.usage", topics=", ".join(known)))
@@ -32,7 +41,7 @@ async def addfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     fact_id = await add_fact(
         svc.db,
-        acting(update, svc),
+        await acting(update, svc),
         topic=draft.topic,
         text=draft.text,
         source_title=draft.source_title,
@@ -51,7 +60,7 @@ async def delfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc, lang = await context_lang(update, context)
     text = args_text(update)
     if not text:
-        rows = await admin_facts(svc.db, svc.visit_id)
+        rows = await admin_facts(svc.db, (await admin_visit(update, svc)).id)
         if not rows:
             await reply(update, context, t(lang, "facts_admin.none"))
             return
@@ -73,7 +82,7 @@ async def delfact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValidationError as error:
         await show_error(update, context, error)
         return
-    result = await delete_fact(svc.db, acting(update, svc), fact_id)
+    result = await delete_fact(svc.db, await acting(update, svc), fact_id)
     if result is None:
         await reply(update, context, t(lang, "facts_admin.not_found", id=fact_id))
     elif result == "bundled":

@@ -20,15 +20,25 @@ import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import acting, admin_only, args_text, context_lang, reply, show_error
+from bot.handlers.common import (
+    acting,
+    admin_header,
+    admin_only,
+    admin_visit,
+    args_text,
+    context_lang,
+    reply,
+    show_error,
+)
 from bot.i18n import Html, t
 from bot.render import format_time, link, truncate
 from bot.services import Services
 from bot.validation import ValidationError, parse_url
 from jobs.detection import detector_for
 from jobs.feeds import FeedError, fetch_feed, make_client, resolves_publicly
-from jobs.pipeline import classify
+from jobs.pipeline import Followed, classify
 from storage.feeds import Feed, add_feed, find_feed, list_feeds, remove_feed, set_feed_paused
+from storage.visit import LoadedVisit
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +47,14 @@ PENDING = "feed_pending"
 PREVIEW_ENTRIES = 5
 
 
-def _when(svc: Services, lang: str, value: dt.datetime | None) -> str:
-    return format_time(value, svc.visit.timezone, lang) if value else "—"
+def _when(tz: dt.tzinfo, lang: str, value: dt.datetime | None) -> str:
+    return format_time(value, tz, lang) if value else "—"
 
 
-def feed_lines(svc: Services, lang: str, feed: Feed) -> list[Html]:
-    """One feed's health: last success, last error, failures, next poll, paused."""
+def feed_lines(svc: Services, loaded: LoadedVisit, lang: str, feed: Feed) -> list[Html]:
+    """One feed's health: last success, last error, failures, next poll, paused, and the
+    other visits it serves (a pause is the feed's: it stops for them too)."""
+    tz = loaded.visit.timezone
     state = (
         t(lang, "feeds.paused", reason=feed.paused_reason or "—")
         if feed.paused
@@ -53,17 +65,22 @@ def feed_lines(svc: Services, lang: str, feed: Feed) -> list[Html]:
         t(
             lang,
             "feeds.health",
-            success=_when(svc, lang, feed.last_success_at),
+            success=_when(tz, lang, feed.last_success_at),
             failures=feed.consecutive_failures,
-            next=_when(svc, lang, feed.next_poll_at),
+            next=_when(tz, lang, feed.next_poll_at),
         ),
     ]
+    others = [
+        v.visit.name.get(lang) for i in feed.visit_ids if i != loaded.id if (v := svc.visits.get(i))
+    ]
+    if others:
+        lines.append(t(lang, "feeds.shared", visits=", ".join(others)))
     if feed.last_error:
         lines.append(
             t(
                 lang,
                 "feeds.error",
-                at=_when(svc, lang, feed.last_error_at),
+                at=_when(tz, lang, feed.last_error_at),
                 error=truncate(feed.last_error, 200),
             )
         )
@@ -73,13 +90,15 @@ def feed_lines(svc: Services, lang: str, feed: Feed) -> list[Html]:
 @admin_only
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc, lang = await context_lang(update, context)
-    rows = await list_feeds(svc.db, svc.visit_id)
+    loaded = await admin_visit(update, svc)
+    rows = await list_feeds(svc.db, loaded.id)
+    head = admin_header(svc, loaded, lang)
     if not rows:
-        await reply(update, context, t(lang, "feeds.empty"))
+        await reply(update, context, head + t(lang, "feeds.empty"))
         return
-    lines: list[str] = [t(lang, "feeds.title", count=len(rows))]
+    lines: list[str] = [head + t(lang, "feeds.title", count=len(rows))]
     for feed in rows:
-        lines += ["", *feed_lines(svc, lang, feed)]
+        lines += ["", *feed_lines(svc, loaded, lang, feed)]
     await reply(update, context, Html("\n".join(lines)))
 
 
@@ -103,7 +122,8 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValidationError as error:
         await show_error(update, context, error)
         return
-    if await find_feed(svc.db, svc.visit_id, url):
+    loaded = await admin_visit(update, svc)
+    if await find_feed(svc.db, loaded.id, url):
         await reply(update, context, t(lang, "feeds.exists", url=url))
         return
     host = urlsplit(url).hostname or ""
@@ -122,9 +142,11 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await client.aclose()
     parsed = result.feed
     # Detection is CPU work (up to a thousand entries): off the event loop, as in the poller.
-    entries = await asyncio.to_thread(
-        classify, detector_for(svc.visit), parsed.entries if parsed else []
+    # The preview is for the admin's visit: that is the visit the feed will be added to.
+    visit = Followed(
+        loaded.id, loaded.visit, detector_for(loaded.visit, svc.visits.other_stops(loaded))
     )
+    entries = await asyncio.to_thread(classify, [visit], parsed.entries if parsed else [])
     relevant = [e for e in entries if e.detection.relevant]
     title = truncate(parsed.title if parsed else "", 200)
     lines = [
@@ -181,7 +203,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(lang, "feeds.not_added"))
         return
     url, title = pending
-    feed_id = await add_feed(svc.db, acting(update, svc), url, title)
+    feed_id = await add_feed(svc.db, await acting(update, svc), url, title)
     if feed_id is None:
         await reply(update, context, t(lang, "feeds.exists", url=url))
         return
@@ -196,7 +218,7 @@ async def _target(
     if not ref:
         await reply(update, context, t(lang, usage))
         return None
-    feed = await find_feed(svc.db, svc.visit_id, ref)
+    feed = await find_feed(svc.db, (await admin_visit(update, svc)).id, ref)
     if feed is None:
         await reply(update, context, t(lang, "feeds.not_found", ref=ref))
         return None
@@ -210,7 +232,7 @@ async def delfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         return
     svc, lang, feed = found
-    await remove_feed(svc.db, acting(update, svc), feed.id)
+    await remove_feed(svc.db, await acting(update, svc), feed.id)
     await reply(update, context, t(lang, "feeds.deleted", id=feed.id, url=feed.url))
 
 
@@ -220,7 +242,7 @@ async def pausefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         return
     svc, lang, feed = found
-    await set_feed_paused(svc.db, acting(update, svc), feed.id, True)
+    await set_feed_paused(svc.db, await acting(update, svc), feed.id, True)
     await reply(update, context, t(lang, "feeds.paused_done", id=feed.id, url=feed.url))
 
 
@@ -231,5 +253,5 @@ async def resumefeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if found is None:
         return
     svc, lang, feed = found
-    await set_feed_paused(svc.db, acting(update, svc), feed.id, False)
+    await set_feed_paused(svc.db, await acting(update, svc), feed.id, False)
     await reply(update, context, t(lang, "feeds.resumed", id=feed.id, url=feed.url))

@@ -42,8 +42,10 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     svc = services(context)
     lang = await svc.language(update)
-    found = await matching_facts(svc, query.query, lang)
-    names = {topic.key: topic.name(lang) for topic in await fact_store.topics(svc.db, svc.visit_id)}
+    # Inline queries come from any chat: the user's own current visit is what they share from.
+    visit_id = (await svc.current_visit(query.from_user.id)).id
+    found = await matching_facts(svc, visit_id, query.query, lang)
+    names = {topic.key: topic.name(lang) for topic in await fact_store.topics(svc.db, visit_id)}
     results = [article(fact, names.get(fact.topic, fact.topic), lang) for fact in found]
     await query.answer(
         results,
@@ -55,21 +57,21 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     )
 
 
-async def matching_facts(svc: Services, text: str, lang: str) -> list[FactView]:
+async def matching_facts(svc: Services, visit_id: int, text: str, lang: str) -> list[FactView]:
     """A topic's facts when `text` names one, else a search; one per topic when empty."""
     text = text.strip()
     if not text:
         first: dict[str, FactView] = {}
-        for topic in await fact_store.topics(svc.db, svc.visit_id):
-            facts = await fact_store.facts_for_topic(svc.db, svc.visit_id, topic.key, lang)
+        for topic in await fact_store.topics(svc.db, visit_id):
+            facts = await fact_store.facts_for_topic(svc.db, visit_id, topic.key, lang)
             if facts:
                 first[topic.key] = facts[0]
         return list(first.values())[:MAX_RESULTS]
-    named = await fact_store.find_topic(svc.db, svc.visit_id, text)
+    named = await fact_store.find_topic(svc.db, visit_id, text)
     if named is not None:
-        facts = await fact_store.facts_for_topic(svc.db, svc.visit_id, named.key, lang)
+        facts = await fact_store.facts_for_topic(svc.db, visit_id, named.key, lang)
         return facts[:MAX_RESULTS]
-    return await fact_store.search_facts(svc.db, svc.visit_id, text, lang, limit=MAX_RESULTS)
+    return await fact_store.search_facts(svc.db, visit_id, text, lang, limit=MAX_RESULTS)
 
 
 def article(fact: FactView, topic: str, lang: str) -> InlineQueryResultArticle:

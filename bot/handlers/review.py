@@ -9,13 +9,22 @@ already decided. `/review` shows the cards of everything still pending.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import acting, admin_only, context_lang, reply, wake_delivery
+from bot.handlers.common import (
+    acting,
+    admin_header,
+    admin_only,
+    admin_visit,
+    context_lang,
+    reply,
+    wake_delivery,
+)
 from bot.i18n import Html, t
 from bot.notify import notify_admins
 from bot.render import link
@@ -37,10 +46,14 @@ REVIEW_LIMIT = 10
 
 
 def story_card(lang: str, svc: Services, view: ReviewStory) -> Html:
-    """Title, sectors, parties, day and sources of one story, every value escaped."""
-    sectors = [s.name.get(lang) for k in view.sectors if (s := svc.visit.sector(k))]
-    names = {a.key: a.name.get(lang) for a in (*svc.visit.anchors, *svc.visit.leaders)}
+    """Title, sectors, parties, day and sources of one story, every value escaped; named with
+    its visit when the bot follows several."""
+    loaded = svc.visits.get(view.visit_id) or svc.default_visit
+    visit = loaded.visit
+    sectors = [s.name.get(lang) for k in view.sectors if (s := visit.sector(k))]
+    names = {a.key: a.name.get(lang) for a in (*visit.anchors, *visit.leaders)}
     lines = [
+        admin_header(svc, loaded, lang).rstrip("\n"),
         t(lang, "review.card_title", id=view.id, title=view.title),
         t(
             lang,
@@ -52,7 +65,7 @@ def story_card(lang: str, svc: Services, view: ReviewStory) -> Html:
     ]
     for title, url in view.sources:
         lines.append(t(lang, "review.card_source", source=link(url, title or url)))
-    return Html("\n".join(lines))
+    return Html("\n".join(line for line in lines if line))
 
 
 def review_keyboard(lang: str, story_id: int) -> InlineKeyboardMarkup:
@@ -73,7 +86,7 @@ async def notify_admins_of_story(bot: telegram.Bot, svc: Services, story_id: int
     Called by the polling job after it stored the story. An admin who never started the bot
     cannot be written to; that must not stop the others from being told.
     """
-    view = await review_story(svc.db, svc.visit_id, story_id)
+    view = await review_story(svc.db, None, story_id)
     if view is None or view.review != "pending":
         return
     await notify_admins(
@@ -89,13 +102,14 @@ async def notify_admins_of_story(bot: telegram.Bot, svc: Services, story_id: int
 async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/review: a card with buttons for each pending story, oldest first."""
     svc, lang = await context_lang(update, context)
-    ids = await pending_story_ids(svc.db, svc.visit_id)
+    loaded = await admin_visit(update, svc)
+    ids = await pending_story_ids(svc.db, loaded.id)
     if not ids:
         await reply(update, context, t(lang, "review.empty"))
         return
     await reply(update, context, t(lang, "review.title", count=len(ids), shown=min(len(ids), 10)))
     for story_id in ids[:REVIEW_LIMIT]:
-        view = await review_story(svc.db, svc.visit_id, story_id)
+        view = await review_story(svc.db, loaded.id, story_id)
         if view is not None:
             await reply(
                 update,
@@ -121,7 +135,16 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _edit(update, context, story_id)
         return
     decision: Decision = "confirmed" if action == "c" else "dismissed"
-    result = await decide_story(svc.db, acting(update, svc), svc.visit, story_id, decision)
+    # The card is about one story of one visit: the decision is made there, whichever visit
+    # the admin is looking at now.
+    story = await review_story(svc.db, None, story_id)
+    loaded = svc.visits.get(story.visit_id) if story else None
+    if story is None or loaded is None:
+        await _clear_buttons(query)
+        await reply(update, context, t(lang, "review.gone", id=story_id))
+        return
+    actor = replace(await acting(update, svc), visit_id=loaded.id)
+    result = await decide_story(svc.db, actor, loaded.visit, story_id, decision)
     if isinstance(result, Saved):
         wake_delivery()
         await _clear_buttons(query)
@@ -133,7 +156,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, t(lang, "review.dismissed", id=story_id))
     else:
         await _clear_buttons(query)
-        view = await review_story(svc.db, svc.visit_id, story_id)
+        view = await review_story(svc.db, loaded.id, story_id)
         if view is None:
             await reply(update, context, t(lang, "review.gone", id=story_id))
             return
@@ -160,12 +183,16 @@ async def _clear_buttons(query: telegram.CallbackQuery) -> None:
 async def _edit(update: Update, context: ContextTypes.DEFAULT_TYPE, story_id: int) -> None:
     """A ready-to-send /addagreement with the story's details; saving it links the story."""
     svc, lang = await context_lang(update, context)
-    view = await review_story(svc.db, svc.visit_id, story_id)
-    if view is None or view.review != "pending":
+    view = await review_story(svc.db, None, story_id)
+    loaded = svc.visits.get(view.visit_id) if view else None
+    if view is None or loaded is None or view.review != "pending":
         await reply(update, context, t(lang, "review.gone", id=story_id))
         return
-    fields = story_fields(view, svc.visit)
+    fields = story_fields(view, loaded.visit)
     parts = [fields.title, fields.sector, fields.signed_on or "", fields.parties]
     parts = [p.replace("|", "/") for p in parts] + [fields.source_url or ""]
     command = "/addagreement " + " | ".join(parts)
-    await reply(update, context, t(lang, "review.edit_hint", id=story_id, command=command))
+    hint = t(lang, "review.edit_hint", id=story_id, command=command)
+    if (await admin_visit(update, svc)).id != loaded.id:  # /addagreement saves to the current
+        hint = Html(t(lang, "review.edit_switch", slug=loaded.slug) + "\n" + hint)
+    await reply(update, context, hint)

@@ -3,8 +3,9 @@
 Deep links make subscribing one tap: `https://t.me/<bot>?start=agreements` (or `=agenda`)
 opens the chat and sends `/start agreements`, which subscribes at once. A link adds its topic
 to what the chat already follows, so tapping the agenda link never silently drops agreements.
-`?start=facts` (the inline mode button) opens the topic picker. /start lists the links, so
-readers can share them.
+`?start=facts` (the inline mode button) opens the topic picker, and `?start=<visit slug>`
+opens that visit (it becomes the chat's current visit). /start lists the links, so readers can
+share them.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.commands import admin_commands, public_commands
-from bot.handlers import facts
-from bot.handlers.common import reply
+from bot.handlers import facts, visits
+from bot.handlers.common import reply, visit_of
 from bot.handlers.subscriptions import may_change
 from bot.i18n import Html, t
 from bot.render import link
 from bot.services import Services, services
 from storage import subscriptions as subscription_store
+from storage.visit import LoadedVisit
 
 # /start payload -> the topics it subscribes to
 SUBSCRIBE_LINKS: dict[str, subscription_store.Topics] = {
@@ -31,16 +33,21 @@ FACTS_LINK = "facts"
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain the bot and its one-tap links, or act on the deep link that opened the chat."""
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     payload = context.args[0].lower() if context.args else ""
     if payload in SUBSCRIBE_LINKS:
-        await subscribe_from_link(update, context, svc, lang, SUBSCRIBE_LINKS[payload])
+        await subscribe_from_link(update, context, svc, loaded, lang, SUBSCRIBE_LINKS[payload])
         return
     if payload == FACTS_LINK:
         await facts.answer_query(update, context, "")
         return
-    body = t(lang, "start.body", visit=svc.visit.name.get(lang))
+    if svc.visits.by_slug(payload) is not None:
+        await visits.open_visit(update, context, svc, lang, payload)
+        return
+    body = t(lang, "start.body", visit=loaded.visit.name.get(lang))
+    if len(svc.visits) > 1:
+        body = Html(f"{body}\n\n{t(lang, 'start.several', count=len(svc.visits))}")
     username = context.bot.username
     if username:
         links = t(
@@ -63,6 +70,7 @@ async def subscribe_from_link(
     update: Update,
     context: ContextTypes.DEFAULT_TYPE,
     svc: Services,
+    loaded: LoadedVisit,
     lang: str,
     topics: subscription_store.Topics,
 ) -> None:
@@ -77,7 +85,7 @@ async def subscribe_from_link(
     if not await may_change(update, context):
         await reply(update, context, t(lang, "sub.group_admins_only"))
         return
-    current = await subscription_store.subscription(svc.db, svc.visit_id, chat.id)
+    current = await subscription_store.subscription(svc.db, loaded.id, chat.id)
     wants_agreements = topics == "agreements" or (current is not None and current.wants_agreements)
     wants_agenda = topics == "agenda" or (current is not None and current.wants_agenda)
     combined: subscription_store.Topics = (
@@ -89,7 +97,7 @@ async def subscribe_from_link(
     )
     result = await subscription_store.subscribe(
         svc.db,
-        visit_id=svc.visit_id,
+        visit_id=loaded.id,
         chat_id=chat.id,
         chat_type=chat.type,
         title=chat.title or chat.full_name or chat.username or "",
@@ -99,7 +107,7 @@ async def subscribe_from_link(
     )
     what = t(lang, f"sub.topics.{combined}")
     if result == "created":
-        text = t(lang, "sub.created", topics=what, visit=svc.visit.name.get(lang))
+        text = t(lang, "sub.created", topics=what, visit=loaded.visit.name.get(lang))
     elif result == "updated":
         text = t(lang, "sub.updated", topics=what)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import admin_only, reply
+from bot.handlers.common import admin_header, admin_only, admin_visit, reply
 from bot.i18n import Html, t
 from bot.render import format_time
 from bot.services import Services, services
@@ -13,6 +13,7 @@ from storage.alerts import ALERT_KINDS, delivery_stats
 from storage.db import from_db_time
 from storage.feeds import feed_health
 from storage.subscriptions import subscriber_stats
+from storage.visit import LoadedVisit
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -23,21 +24,24 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     lang = await svc.language(update)
-    await reply(update, context, await stats_text(svc, lang))
+    await reply(update, context, await stats_text(svc, await admin_visit(update, svc), lang))
 
 
-async def stats_text(svc: Services, lang: str) -> Html:
-    subs = await subscriber_stats(svc.db, svc.visit_id)
-    sent = await delivery_stats(svc.db, svc.visit_id)
+async def stats_text(svc: Services, loaded: LoadedVisit, lang: str) -> Html:
+    """The admin's current visit: its subscribers (and those of every visit), alerts,
+    deliveries and feeds."""
+    tz = loaded.visit.timezone
+    subs = await subscriber_stats(svc.db, loaded.id)
+    sent = await delivery_stats(svc.db, loaded.id)
     d = sent.deliveries
     last = (
-        format_time(from_db_time(sent.last_sent_at), svc.visit.timezone, lang)
+        format_time(from_db_time(sent.last_sent_at), tz, lang)
         if sent.last_sent_at
         else t(lang, "stats.never")
     )
     kinds = ", ".join(f"{k} {sent.alerts_by_kind.get(k, 0)}" for k in ALERT_KINDS)
     lines = [
-        t(lang, "stats.title"),
+        admin_header(svc, loaded, lang) + t(lang, "stats.title"),
         "",
         t(
             lang,
@@ -61,17 +65,18 @@ async def stats_text(svc: Services, lang: str) -> Html:
             dropped=d["dropped"],
         ),
         t(lang, "stats.last", when=last),
-        await _feed_line(svc, lang),
+        await _feed_line(svc, loaded, lang),
     ]
     return Html("\n".join(lines))
 
 
-async def _feed_line(svc: Services, lang: str) -> Html:
-    health = await feed_health(svc.db, svc.visit_id)
+async def _feed_line(svc: Services, loaded: LoadedVisit, lang: str) -> Html:
+    tz = loaded.visit.timezone
+    health = await feed_health(svc.db, loaded.id)
     if health.total == 0:
         return t(lang, "stats.feeds.none")
     when = (
-        format_time(health.last_success, svc.visit.timezone, lang)
+        format_time(health.last_success, tz, lang)
         if health.last_success
         else t(lang, "stats.never")
     )

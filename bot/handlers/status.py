@@ -5,16 +5,15 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import reply
+from bot.handlers.common import reply, visit_of
 from bot.i18n import Html, t
 from bot.render import format_day, human_delta, visit_status
-from bot.services import services
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
-    visit = svc.visit
+    visit = loaded.visit
     now = svc.now()
     state = visit_status(now, visit.starts_on, visit.ends_on, visit.timezone)
     dates = t(

@@ -18,18 +18,20 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import args_text, reply
+from bot.handlers.common import args_text, reply, visit_header, visit_of
 from bot.i18n import Html, t
 from bot.notify import tell_chat_lost
 from bot.render import format_clock
 from bot.services import Services, services
 from storage import subscriptions as subscription_store
 from storage.alerts import ChatPrefs
+from storage.visit import LoadedVisit
 
 log = logging.getLogger(__name__)
 
 BUTTON_PREFIX = "sub:"
-BUTTON_PATTERN = r"^sub:(all|agreements|agenda|off)$"
+BUTTON_PATTERN = r"^sub:(all|agreements|agenda|off|every_on|every_off)$"
+EVERY_VISIT = "allvisits"  # `/subscribe allvisits [kind]`: every visit, future ones included
 TOPICS: dict[str, subscription_store.Topics] = {
     "": "all",
     "all": "all",
@@ -82,24 +84,36 @@ def _topics_text(lang: str, sub: subscription_store.Subscription | None) -> Html
     return t(lang, "sub.topics.agreements" if sub.wants_agreements else "sub.topics.agenda")
 
 
-def _chat_title(chat: Chat) -> str:
+def chat_title(chat: Chat) -> str:
     return chat.title or chat.full_name or chat.username or ""
 
 
 # --- commands -----------------------------------------------------------------------------
 
 
+def parse_scope(text: str) -> tuple[bool, subscription_store.Topics] | None:
+    """'/subscribe' arguments: (every visit?, topics); None when they are not understood."""
+    words = text.lower().split()
+    every = bool(words) and words[0] == EVERY_VISIT
+    rest = " ".join(words[1:] if every else words)
+    topics = TOPICS.get(rest)
+    return None if topics is None else (every, topics)
+
+
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/subscribe [agreements|agenda]: one tap to get alerts; twice is harmless and says so."""
-    svc = services(context)
+    """/subscribe [agreements|agenda] follows the chat's current visit; `/subscribe allvisits
+    [kind]` every visit, future ones included. Twice is harmless and says so."""
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
-    topics = TOPICS.get(args_text(update).lower())
-    if topics is None:
+    scope = parse_scope(args_text(update))
+    if scope is None:
         await reply(update, context, t(lang, "sub.bad_topic"))
         return
     if await _refuse_if_not_admin(update, context, lang):
         return
-    await _apply_topics(update, context, svc, lang, topics, via_button=False)
+    every, topics = scope
+    target = None if every else loaded
+    await _apply_topics(update, context, svc, lang, topics, target, via_button=False)
 
 
 async def _apply_topics(
@@ -108,27 +122,34 @@ async def _apply_topics(
     svc: Services,
     lang: str,
     topics: subscription_store.Topics,
+    loaded: LoadedVisit | None,
     *,
     via_button: bool,
 ) -> Html:
+    """Subscribe the chat to `loaded` (None: every visit) and say what it follows there."""
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
+    visit_id = loaded.id if loaded else None
     result = await subscription_store.subscribe(
         svc.db,
-        visit_id=svc.visit_id,
+        visit_id=visit_id,
         chat_id=chat.id,
         chat_type=chat.type,
-        title=_chat_title(chat),
+        title=chat_title(chat),
         set_by=user.id if user else None,
         topics=topics,
         now=svc.now(),
     )
-    sub = await subscription_store.subscription(svc.db, svc.visit_id, chat.id)
+    sub = await subscription_store.subscription(svc.db, visit_id, chat.id)
     what = _topics_text(lang, sub)
     if result == "unchanged":
         text = t(lang, "sub.unchanged", topics=what)
     elif result == "created":
-        text = t(lang, "sub.created", topics=what, visit=svc.visit.name.get(lang))
+        text = (
+            t(lang, "sub.created_every", topics=what)
+            if loaded is None
+            else t(lang, "sub.created", topics=what, visit=loaded.visit.name.get(lang))
+        )
     else:
         text = t(lang, "sub.updated", topics=what)
     if not via_button:
@@ -137,37 +158,48 @@ async def _apply_topics(
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    svc = services(context)
+    """/unsubscribe stops the current visit's alerts; `/unsubscribe allvisits` the every-visit
+    subscription (other visits followed one by one stay)."""
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     chat = update.effective_chat
     if chat is None or await _refuse_if_not_admin(update, context, lang):
         return
-    removed = await subscription_store.unsubscribe(svc.db, svc.visit_id, chat.id)
-    await reply(update, context, t(lang, "unsub.done" if removed else "unsub.none"))
+    every = args_text(update).lower().split()[:1] == [EVERY_VISIT]
+    removed = await subscription_store.unsubscribe(svc.db, None if every else loaded.id, chat.id)
+    key = ("unsub.done_every" if every else "unsub.done") if removed else "unsub.none"
+    await reply(update, context, t(lang, key))
 
 
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Everything about this chat's alerts, with the topic choices as buttons."""
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     chat = update.effective_chat
     if chat is None:
         return
-    text, keyboard = await _settings_view(svc, lang, chat.id)
+    text, keyboard = await _settings_view(svc, loaded, lang, chat.id)
     await reply(update, context, text, keyboard=keyboard)
 
 
 async def _settings_view(
-    svc: Services, lang: str, chat_id: int
+    svc: Services, loaded: LoadedVisit, lang: str, chat_id: int
 ) -> tuple[Html, InlineKeyboardMarkup]:
-    sub = await subscription_store.subscription(svc.db, svc.visit_id, chat_id)
-    prefs = sub.prefs if sub else await subscription_store.chat_prefs(svc.db, chat_id)
-    lines = [t(lang, "settings.title"), ""]
+    sub = await subscription_store.subscription(svc.db, loaded.id, chat_id)
+    every = await subscription_store.subscription(svc.db, None, chat_id)
+    prefs = await subscription_store.chat_prefs(svc.db, chat_id)
+    lines = [visit_header(svc, loaded, lang) + t(lang, "settings.title"), ""]
     if sub is None:
         lines.append(t(lang, "settings.status.off"))
     else:
         lines.append(t(lang, "settings.status.on", topics=_topics_text(lang, sub)))
-    lines += _pref_lines(svc, lang, prefs)
+    if every is not None:
+        lines.append(t(lang, "settings.every.on", topics=_topics_text(lang, every)))
+    followed = await subscription_store.followed_visit_ids(svc.db, chat_id)
+    others = [v.visit.name.get(lang) for v in svc.visits if v.id in followed and v.id != loaded.id]
+    if others:
+        lines.append(t(lang, "settings.others", visits=", ".join(others)))
+    lines += _pref_lines(loaded, lang, prefs)
     lines += ["", t(lang, "settings.hint")]
     current = "off"
     if sub is not None:
@@ -182,12 +214,16 @@ async def _settings_view(
         if key == current:
             label = t(lang, "settings.button.current", label=label)
         buttons.append(InlineKeyboardButton(label, callback_data=BUTTON_PREFIX + key))
-    keyboard = InlineKeyboardMarkup([buttons[:2], buttons[2:]])
-    return Html("\n".join(lines)), keyboard
+    rows = [buttons[:2], buttons[2:]]
+    if len(svc.visits) > 1 or every is not None:
+        key = "every_off" if every is not None else "every_on"
+        label = t(lang, f"settings.button.{key}")
+        rows.append([InlineKeyboardButton(label, callback_data=BUTTON_PREFIX + key)])
+    return Html("\n".join(lines)), InlineKeyboardMarkup(rows)
 
 
-def _pref_lines(svc: Services, lang: str, prefs: ChatPrefs) -> list[Html]:
-    tz_name = prefs.timezone or svc.visit.timezone.key
+def _pref_lines(loaded: LoadedVisit, lang: str, prefs: ChatPrefs) -> list[Html]:
+    tz_name = prefs.timezone or loaded.visit.timezone.key
     lines = [t(lang, "settings.timezone", tz=tz_name)]
     if prefs.quiet_start is not None and prefs.quiet_end is not None:
         lines.append(
@@ -207,20 +243,23 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     chat = update.effective_chat
     if query is None or query.data is None or chat is None:
         return
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     if not await may_change(update, context):
         await query.answer(t(lang, "sub.group_admins_only.short"), show_alert=True)
         return
     choice = query.data.removeprefix(BUTTON_PREFIX)
-    if choice == "off":
-        removed = await subscription_store.unsubscribe(svc.db, svc.visit_id, chat.id)
+    if choice in ("off", "every_off"):
+        target = loaded.id if choice == "off" else None
+        removed = await subscription_store.unsubscribe(svc.db, target, chat.id)
         note = t(lang, "unsub.done.short" if removed else "unsub.none.short")
     else:
-        await _apply_topics(update, context, svc, lang, TOPICS[choice], via_button=True)
+        topics = TOPICS["all" if choice == "every_on" else choice]
+        target_visit = None if choice == "every_on" else loaded
+        await _apply_topics(update, context, svc, lang, topics, target_visit, via_button=True)
         note = t(lang, "settings.saved")
     await query.answer(note)
-    text, keyboard = await _settings_view(svc, lang, chat.id)
+    text, keyboard = await _settings_view(svc, loaded, lang, chat.id)
     if query.message is not None:
         try:
             await query.edit_message_text(text, reply_markup=keyboard)
@@ -271,13 +310,13 @@ async def _ensure_chat(svc: Services, update: Update) -> int | None:
     if chat is None:
         return None
     async with svc.db.transaction() as tx:
-        await subscription_store.upsert_chat(tx, chat.id, chat.type, _chat_title(chat), svc.now())
+        await subscription_store.upsert_chat(tx, chat.id, chat.type, chat_title(chat), svc.now())
     return chat.id
 
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/timezone <IANA name>: every time in this chat's alerts is shown in that zone."""
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     value = args_text(update)
     chat = update.effective_chat
@@ -285,7 +324,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not value:
         prefs = await subscription_store.chat_prefs(svc.db, chat.id)
-        current = prefs.timezone or svc.visit.timezone.key
+        current = prefs.timezone or loaded.visit.timezone.key
         await reply(update, context, t(lang, "tz.usage", tz=current))
         return
     name = parse_zone(value)
@@ -297,7 +336,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = await _ensure_chat(svc, update)
     assert chat_id is not None
     await subscription_store.set_preferences(
-        svc.db, chat_id, now=svc.now(), default_tz=svc.visit.timezone, timezone=name
+        svc.db, chat_id, now=svc.now(), default_tz=loaded.visit.timezone, timezone=name
     )
     local = format_clock(svc.now(), ZoneInfo(name), lang)
     await reply(update, context, t(lang, "tz.set", tz=name, time=local))
@@ -305,7 +344,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/quiet HH:MM-HH:MM | off: alerts in that window wait and arrive together at its end."""
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     value = args_text(update)
     chat = update.effective_chat
@@ -331,12 +370,12 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = await _ensure_chat(svc, update)
     assert chat_id is not None
     new = await subscription_store.set_preferences(
-        svc.db, chat_id, now=svc.now(), default_tz=svc.visit.timezone, quiet=window
+        svc.db, chat_id, now=svc.now(), default_tz=loaded.visit.timezone, quiet=window
     )
     if window is None:
         await reply(update, context, t(lang, "quiet.off"))
         return
-    tz_name = new.timezone or svc.visit.timezone.key
+    tz_name = new.timezone or loaded.visit.timezone.key
     await reply(
         update,
         context,
@@ -346,7 +385,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/digest HH | off: one bundled message a day at that hour instead of instant alerts."""
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     value = args_text(update).strip().lower()
     chat = update.effective_chat
@@ -373,12 +412,12 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat_id = await _ensure_chat(svc, update)
     assert chat_id is not None
     new = await subscription_store.set_preferences(
-        svc.db, chat_id, now=svc.now(), default_tz=svc.visit.timezone, digest_hour=hour
+        svc.db, chat_id, now=svc.now(), default_tz=loaded.visit.timezone, digest_hour=hour
     )
     if hour is None:
         await reply(update, context, t(lang, "digest.off"))
         return
-    tz_name = new.timezone or svc.visit.timezone.key
+    tz_name = new.timezone or loaded.visit.timezone.key
     await reply(update, context, t(lang, "digest.set", hour=f"{hour:02d}", tz=tz_name))
 
 

@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.alert_render import fit
-from bot.handlers.common import reply
+from bot.handlers.common import args_text, reply, visit_header, visit_of
 from bot.i18n import Html, t
 from bot.render import (
     MESSAGE_LIMIT,
@@ -21,11 +21,12 @@ from bot.render import (
     truncate,
     utf16_len,
 )
-from bot.services import Services, services
+from bot.services import Services
 from storage.agenda import AgendaItem, agenda_items, chat_timezone
 from storage.agreements import Agreement, list_agreements, story_ids
 from storage.alerts import zone
 from storage.news import story_sources
+from storage.visit import LoadedVisit
 
 
 def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> dict[int, str]:
@@ -58,18 +59,42 @@ def agenda_marks(items: list[AgendaItem], now: dt.datetime, tz: dt.tzinfo) -> di
 
 
 async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The programme by day, in the reader's time zone, marking done, under way and next."""
-    svc = services(context)
+    """The programme by day, in the reader's time zone, marking done, under way and next;
+    `/agenda trip` shows every stop of the visit's trip in order."""
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     chat = update.effective_chat
     chosen = await chat_timezone(svc.db, chat.id) if chat else None
-    tz = zone(chosen, svc.visit.timezone)
-    items = await agenda_items(svc.db, svc.visit_id)
-    if not items:
-        await reply(update, context, t(lang, "agenda.empty"))
-        return
+    whole_trip = args_text(update).strip().lower() == "trip"
+    stops = svc.visits.trip(loaded) if whole_trip else [loaded]
     admin = await svc.is_admin(update.effective_user.id if update.effective_user else None)
-    marks = agenda_marks(items, svc.now(), tz)
+    head = "" if whole_trip else visit_header(svc, loaded, lang)
+    sections: list[str] = []
+    if whole_trip and loaded.visit.trip is not None:
+        sections.append(t(lang, "agenda.trip_title", trip=loaded.visit.trip.name.get(lang)))
+    elif whole_trip:
+        sections.append(t(lang, "agenda.no_trip"))
+    for stop in stops:
+        tz = zone(chosen, stop.visit.timezone)
+        items = await agenda_items(svc.db, stop.id)
+        if not items and not whole_trip:
+            await reply(update, context, head + t(lang, "agenda.empty"))
+            return
+        lines: list[str] = []
+        if whole_trip:
+            lines.append(t(lang, "agenda.stop", visit=stop.visit.name.get(lang)))
+        lines += _agenda_lines(items, svc.now(), tz, lang, admin=admin)
+        sections.append("\n".join(lines))
+    sections.append(t(lang, "agenda.footer"))
+    await reply(update, context, Html(head + "\n\n".join(sections)))
+
+
+def _agenda_lines(
+    items: Sequence[AgendaItem], now: dt.datetime, tz: dt.tzinfo, lang: str, *, admin: bool
+) -> list[str]:
+    if not items:
+        return [t(lang, "agenda.empty")]
+    marks = agenda_marks(list(items), now, tz)
     lines: list[str] = [t(lang, "agenda.title", tz=str(tz))]
     current_day: dt.date | None = None
     for item in items:
@@ -88,8 +113,7 @@ async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             mark=t(lang, f"agenda.mark.{mark}") if mark else Html(""),
         )
         lines.append(t(lang, "agenda.admin_id", id=item.id) + line if admin else line)
-    lines += ["", t(lang, "agenda.footer")]
-    await reply(update, context, Html("\n".join(lines)))
+    return lines
 
 
 AGREEMENTS_PER_PAGE = 8
@@ -122,14 +146,14 @@ def page_bounds(
 
 
 async def _agreement_items(
-    svc: Services, lang: str, entries: list[Agreement], *, admin: bool
+    svc: Services, loaded: LoadedVisit, lang: str, entries: list[Agreement], *, admin: bool
 ) -> list[Html]:
     """Every entry rendered as it appears in the list (with its ID for admins)."""
     linked = await story_ids(svc.db, [e.id for e in entries])
     extra = await story_sources(svc.db, list(linked.values()), limit=3)
     items: list[Html] = []
     for entry in entries:
-        sector = svc.visit.sector(entry.sector)
+        sector = loaded.visit.sector(entry.sector)
         sources = [link(entry.source_url, entry.source_title)] if entry.source_title else []
         for title, url in extra.get(linked.get(entry.id, -1), []):
             if url != entry.source_url:
@@ -151,17 +175,18 @@ async def _agreement_items(
 
 
 async def agreements_page(
-    svc: Services, lang: str, page: int, *, admin: bool
+    svc: Services, loaded: LoadedVisit, lang: str, page: int, *, admin: bool
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
     """One page of the registry (newest first) and its Previous/Next buttons, if any.
 
     The page is always one message: its HTML (never shorter than the text Telegram counts)
     stays within MESSAGE_LIMIT, so it can be sent whole and edited in place by the buttons.
     """
-    entries = await list_agreements(svc.db, svc.visit_id)
+    entries = await list_agreements(svc.db, loaded.id)
+    head = visit_header(svc, loaded, lang)
     if not entries:
-        return t(lang, "agreements.empty"), None
-    title = t(lang, "agreements.title", count=len(entries))
+        return Html(head + t(lang, "agreements.empty")), None
+    title = Html(head + t(lang, "agreements.title", count=len(entries)))
     # The widest heading any page can have: page numbers never have more digits than this.
     widest = len(entries)
     heading_room = utf16_len(
@@ -169,7 +194,8 @@ async def agreements_page(
     )
     budget = MESSAGE_LIMIT - heading_room
     # An entry too long for a message on its own (very long links) loses its markup and is cut.
-    items = [fit(item, budget) for item in await _agreement_items(svc, lang, entries, admin=admin)]
+    rendered = await _agreement_items(svc, loaded, lang, entries, admin=admin)
+    items = [fit(item, budget) for item in rendered]
     bounds = page_bounds([utf16_len(item) for item in items], budget)
     pages = len(bounds)
     page = min(max(page, 0), pages - 1)
@@ -199,10 +225,10 @@ async def agreements(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     The page goes out as exactly one message (never through `reply`, which may split): the
     buttons edit that message, and an edit can only ever replace one message.
     """
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     admin = await svc.is_admin(update.effective_user.id if update.effective_user else None)
-    text, keyboard = await agreements_page(svc, lang, 0, admin=admin)
+    text, keyboard = await agreements_page(svc, loaded, lang, 0, admin=admin)
     chat = update.effective_chat
     if chat is None:
         return
@@ -215,12 +241,12 @@ async def agreements_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     """Previous/Next: the same message shows another page."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    svc = services(context)
+    svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
     await query.answer()
     admin = await svc.is_admin(query.from_user.id)
     text, keyboard = await agreements_page(
-        svc, lang, int(query.data.removeprefix("agl:")), admin=admin
+        svc, loaded, lang, int(query.data.removeprefix("agl:")), admin=admin
     )
     try:
         await query.edit_message_text(text, reply_markup=keyboard, disable_web_page_preview=True)
