@@ -2,8 +2,10 @@
 
 Payload shapes are documented in `storage.alerts`. Everything that came from outside (titles,
 parties, sources, broadcast text, notes) goes through `t()` parameters or `escape`, and is cut
-to a sane length first, so a single alert always fits in one message; several alerts for the
-same chat are bundled into as few messages as fit in Telegram's 4,096 characters.
+to a cap first (`MAX_*`, in UTF-16 units, never below what admins may type, so admin text
+arrives whole; a cut is marked "…"), so a single alert always fits in one message; several
+alerts for the same chat are bundled into as few messages as fit in Telegram's 4,096. Sizes
+are measured as Telegram measures them (`bot.render.visible_len`).
 """
 
 from __future__ import annotations
@@ -18,19 +20,23 @@ from typing import Any
 from bot.i18n import DEFAULT_LANGUAGE, Html, escape, resolve_language, t
 from bot.render import (
     MESSAGE_LIMIT,
-    escaped_cut,
+    cut_html,
     format_clock,
     format_day,
     link,
     truncate,
-    utf16_len,
+    visible_len,
 )
 from storage.alerts import DIGEST_EXEMPT, DueDelivery, zone
 from storage.subscriptions import ChatView
 from storage.visit import Visit
 
+# Caps of outside text in UTF-16 units. Each is at least the matching limit of
+# `bot.validation` (TITLE_MAX, PLACE_MAX, PARTIES_MAX, BROADCAST_MAX), and all of them together
+# stay well inside one message (tests/test_render_fuzz.py checks both).
 MAX_TITLE = 300
 MAX_TEXT = 3000
+MAX_SOURCE_TITLE = 120
 MAX_NOTE = 500
 MAX_CHANGE = 300  # each of a correction's old and new values (parties are up to 300 long)
 MAX_PARTIES = 300
@@ -67,6 +73,7 @@ class RenderedMessage:
 
 
 def _text(value: Any, limit: int) -> str:
+    """One line of outside text, at most `limit` UTF-16 units (a cut ends in "…")."""
     return truncate(" ".join(str(value or "").split()), limit)
 
 
@@ -96,7 +103,7 @@ def _sources(payload: Mapping[str, Any], lang: str) -> Html:
         if not isinstance(source, Mapping):
             continue
         url = str(source.get("url") or "")
-        title = _text(source.get("title") or url, 120) or "…"
+        title = _text(source.get("title") or url, MAX_SOURCE_TITLE) or "…"
         links.append(link(url, title))
     if not links:
         return Html("")
@@ -166,7 +173,7 @@ def _agreement(payload: Mapping[str, Any], ctx: RenderContext, *, correction: bo
     details = []
     sector = str(payload.get("sector") or "")
     if sector:
-        details.append(escape(ctx.sector_names.get(sector, sector)))
+        details.append(escape(_text(ctx.sector_names.get(sector, sector), MAX_TITLE)))
     signed_on = payload.get("signed_on")
     if signed_on:
         try:
@@ -227,15 +234,15 @@ def render_bundle(
         heading = t(ctx.lang, "alert.digest.head", count=len(alerts))
     elif len(alerts) > 1:
         heading = t(ctx.lang, "alert.bundle.head", count=len(alerts))
-    room = limit - (utf16_len(heading) + utf16_len(SEPARATOR) if heading else 0)
+    room = limit - (visible_len(heading) + visible_len(SEPARATOR) if heading else 0)
     parts = [fit(render_alert(a, ctx), room) for a in alerts]
     messages: list[RenderedMessage] = []
     current: list[str] = [heading] if heading else []
     indexes: list[int] = []
-    size = utf16_len(heading) if heading else 0
-    sep = utf16_len(SEPARATOR)
+    size = visible_len(heading) if heading else 0
+    sep = visible_len(SEPARATOR)
     for index, part in enumerate(parts):
-        part_size = utf16_len(part)
+        part_size = visible_len(part)
         extra = part_size + (sep if current else 0)
         if indexes and size + extra > limit:
             messages.append(RenderedMessage(Html(SEPARATOR.join(current)), tuple(indexes)))
@@ -250,10 +257,11 @@ def render_bundle(
 
 
 def fit(part: Html, limit: int) -> Html:
-    """`part` unchanged if it fits, else its text without markup, cut (after escaping) to fit."""
-    if utf16_len(part) <= limit:
-        return part
-    return Html(escaped_cut(to_plain(part), limit))
+    """`part` unchanged if Telegram would take it in `limit`, else cut there, marked "…".
+
+    A safety net: with the caps above, no alert needs it.
+    """
+    return cut_html(part, limit)
 
 
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
@@ -261,9 +269,12 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def to_plain(text: str) -> str:
-    """The HTML as plain text, links written out, for the 'can't parse entities' fallback."""
+    """The HTML as plain text, links written out, for the 'can't parse entities' fallback.
+
+    Written-out links make it longer than the HTML's visible text: cut (marked) to the limit.
+    """
     text = _ANCHOR.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
-    return html.unescape(_TAG.sub("", text))
+    return truncate(html.unescape(_TAG.sub("", text)), MESSAGE_LIMIT)
 
 
 class ChatAlertRenderer:

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.render import utf16_len
 from storage.textfold import fold, words
 
 # Limits are generous for real titles and tight enough that one entry cannot swamp a message.
+# They are in UTF-16 units, as Telegram counts (an emoji is two), so what is accepted here is
+# shown whole: the renderers' caps (`bot.alert_render.MAX_*`) are never below these.
 TITLE_MAX = 200
 SECTOR_MAX = 60
 PARTIES_MAX = 300
@@ -54,9 +57,12 @@ def split_fields(text: str) -> list[str]:
     return [one_line(part) for part in text.split("|")] if text.strip() else []
 
 
-def check_length(field: str, value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise ValidationError("validation.too_long", field=field, limit=limit, length=len(value))
+def check_length(field: str, value: str, limit: int, key: str = "validation.too_long") -> str:
+    """`value` if it is at most `limit` long as Telegram counts (UTF-16 units), else refused
+    with its real length: a cut later on would drop text without anyone noticing."""
+    length = utf16_len(value)
+    if length > limit:
+        raise ValidationError(key, field=field, limit=limit, length=length)
     return value
 
 
@@ -272,10 +278,16 @@ def parse_fact_line(text: str, topics: Mapping[str, Iterable[str]]) -> FactDraft
 
 
 def parse_broadcast(text: str) -> str:
+    """The text as typed (line breaks kept), if it fits one message.
+
+    Refused up front with its real length rather than sent in parts: a broadcast is one alert,
+    and one alert is one message to every chat (the outbox records each delivery as one
+    message), so it never arrives cut, nor as pieces a reader could get only some of.
+    """
     body = text.strip()
     if not body:
         raise ValidationError("validation.broadcast_usage")
-    return check_length("text", body, BROADCAST_MAX)
+    return check_length("text", body, BROADCAST_MAX, "validation.broadcast_too_long")
 
 
 # --- near-duplicates -------------------------------------------------------------------------
