@@ -29,6 +29,7 @@ from bot.render import (
 )
 from storage.alerts import DIGEST_EXEMPT, DueDelivery, zone
 from storage.subscriptions import ChatView
+from storage.textfold import strip_bidi
 from storage.visit import Visit
 
 # Caps of outside text in UTF-16 units. Each is at least the matching limit of
@@ -74,7 +75,7 @@ class RenderedMessage:
 
 def _text(value: Any, limit: int) -> str:
     """One line of outside text, at most `limit` UTF-16 units (a cut ends in "…")."""
-    return truncate(" ".join(str(value or "").split()), limit)
+    return truncate(" ".join(strip_bidi(str(value or "")).split()), limit)
 
 
 def _localized(value: Any, lang: str) -> str:
@@ -217,7 +218,7 @@ def render_alert(alert: AlertView, ctx: RenderContext) -> Html:
     if kind in ("agenda", "reminder"):
         return _agenda(alert.payload, ctx, reminder=kind == "reminder")
     if kind == "broadcast":
-        text = str(alert.payload.get("text") or "").strip()
+        text = strip_bidi(str(alert.payload.get("text") or "")).strip()
         return t(ctx.lang, "alert.broadcast", text=truncate(text, MAX_TEXT) or "…")
     raise ValueError(f"unknown alert kind {kind!r}")
 
