@@ -87,16 +87,18 @@ def link(url: str | None, label: str) -> Html:
     return escape(label)
 
 
-# An atom of Telegram HTML: a tag (kind "open" or "close", with its name) or one visible
-# character (kind "char": a character or one entity, with what it decodes to).
-_Atom = tuple[str, str, str]  # (kind, raw HTML, tag name or decoded character)
+# An atom of Telegram HTML: a tag (kind "open" or "close", with its name), a run of plain text
+# (kind "text": shown as written) or one entity (kind "char", with the character it stands for).
+_Atom = tuple[str, str, str]  # (kind, raw HTML, tag name or visible text)
 
 
 def _atoms(html_text: str) -> list[_Atom]:
     atoms: list[_Atom] = []
     position = 0
     for match in _TOKEN.finditer(html_text):
-        atoms.extend(("char", c, c) for c in html_text[position : match.start()])
+        if match.start() > position:
+            run = html_text[position : match.start()]
+            atoms.append(("text", run, run))
         position = match.end()
         raw = match.group(0)
         if match.group(2):
@@ -104,8 +106,9 @@ def _atoms(html_text: str) -> list[_Atom]:
         elif len(decoded := _decoded(match)) == 1:
             atoms.append(("char", raw, decoded))
         else:  # not an entity Telegram knows: shown (and so measured) as written
-            atoms.extend(("char", c, c) for c in raw)
-    atoms.extend(("char", c, c) for c in html_text[position:])
+            atoms.append(("text", raw, raw))
+    if position < len(html_text):
+        atoms.append(("text", html_text[position:], html_text[position:]))
     return atoms
 
 
@@ -121,12 +124,16 @@ def _joined_to_previous(text: str, index: int) -> bool:
     )
 
 
+MAX_CLUSTER = 16  # characters a cut steps back to keep marks and joined emoji together
+
+
 def _cuts(plain: str, limit: int, *, soft: bool) -> list[tuple[int, int]]:
     """Where to cut `plain` into pieces of at most `limit` UTF-16 units: (end, next start).
 
     Soft cuts go at the last line break of the second half of a piece, else its last space;
     the break itself is dropped (Telegram trims it from both messages anyway). Otherwise, and
-    for hard cuts, the piece is as long as fits, never splitting a character from its marks.
+    for hard cuts, the piece is as long as fits without splitting a character from its marks
+    (up to MAX_CLUSTER of them: a run of thousands of combining marks is cut anyway).
     """
     prefix = [0]
     for char in plain:
@@ -137,7 +144,7 @@ def _cuts(plain: str, limit: int, *, soft: bool) -> list[tuple[int, int]]:
         end = bisect.bisect_right(prefix, prefix[start] + limit) - 1  # plain[start:end] fits
         cut = -1
         if soft:
-            middle = start + (end - start) // 2
+            middle = bisect.bisect_left(prefix, prefix[start] + limit // 2)
             cut = plain.rfind("\n", middle, end + 1)
             if cut < 0:
                 cut = max(plain.rfind(" ", middle, end + 1), plain.rfind("\t", middle, end + 1))
@@ -145,7 +152,9 @@ def _cuts(plain: str, limit: int, *, soft: bool) -> list[tuple[int, int]]:
             cuts.append((cut, cut + 1))
             start = cut + 1
             continue
-        while end > start + 1 and _joined_to_previous(plain, end):
+        for _ in range(MAX_CLUSTER):
+            if end <= start + 1 or not _joined_to_previous(plain, end):
+                break
             end -= 1
         end = max(end, start + 1)
         cuts.append((end, end))
@@ -156,20 +165,34 @@ def _cuts(plain: str, limit: int, *, soft: bool) -> list[tuple[int, int]]:
 def _pieces(html_text: str, limit: int, *, soft: bool) -> list[Html]:
     """`html_text` in pieces of at most `limit` visible units, each balanced on its own."""
     atoms = _atoms(html_text)
-    plain = "".join(value for kind, _raw, value in atoms if kind == "char")
+    plain = "".join(value for kind, _raw, value in atoms if kind in ("text", "char"))
     cuts = _cuts(plain, limit, soft=soft)
     pieces: list[Html] = []
     current: list[str] = []
     open_tags: list[tuple[str, str]] = []  # (name, opening tag) open at this point
-    index = 0  # of the next visible character
+
+    def cut() -> None:
+        nonlocal current
+        current.extend(f"</{name}>" for name, _tag in reversed(open_tags))
+        pieces.append(Html("".join(current)))
+        current = [tag for _name, tag in open_tags]
+
+    index = 0  # of the atom's first visible character in `plain`
     for kind, raw, value in atoms:
-        if kind == "char":
-            if cuts and index == cuts[0][0]:
+        if kind == "text":
+            used = 0  # characters of the run already placed (or dropped at a cut)
+            while cuts and cuts[0][0] < index + len(value):
                 end, resume = cuts.pop(0)
-                current.extend(f"</{name}>" for name, _tag in reversed(open_tags))
-                pieces.append(Html("".join(current)))
-                current = [tag for _name, tag in open_tags]
-                if index < resume:  # the line break or space the cut went at
+                current.append(value[used : end - index])
+                cut()
+                used = resume - index  # past the line break or space the cut went at
+            current.append(value[used:])
+            index += len(value)
+        elif kind == "char":
+            if cuts and cuts[0][0] == index:
+                end, resume = cuts.pop(0)
+                cut()
+                if resume > end:  # the cut went at this very character: it is dropped
                     index += 1
                     continue
             current.append(raw)
