@@ -86,29 +86,35 @@ def _localized(value: Any, lang: str) -> str:
 
 
 def _when(payload: Mapping[str, Any], ctx: RenderContext) -> str:
+    """The item's day (and time) in the reader's zone; "" for a time that cannot be shown
+    (not a time, or one so far back that the reader's zone is outside the calendar)."""
     try:
         starts = dt.datetime.fromisoformat(str(payload.get("starts_at")))
-    except ValueError:
+        if starts.tzinfo is None:
+            starts = starts.replace(tzinfo=dt.UTC)
+        day = format_day(starts.astimezone(ctx.tz).date(), ctx.lang)
+        clock = format_clock(starts, ctx.tz, ctx.lang)
+    except (ValueError, OverflowError):
         return ""
-    if starts.tzinfo is None:
-        starts = starts.replace(tzinfo=dt.UTC)
-    day = format_day(starts.astimezone(ctx.tz).date(), ctx.lang)
     if not payload.get("time_known", True):
         return t(ctx.lang, "alert.when_day", day=day)
-    return t(ctx.lang, "alert.when", day=day, time=format_clock(starts, ctx.tz, ctx.lang))
+    return t(ctx.lang, "alert.when", day=day, time=clock)
 
 
 def _sources(payload: Mapping[str, Any], lang: str) -> Html:
+    """The first MAX_SOURCES sources as links, and how many more there are."""
+    sources = [s for s in list(payload.get("sources") or []) if isinstance(s, Mapping)]
     links = []
-    for source in list(payload.get("sources") or [])[:MAX_SOURCES]:
-        if not isinstance(source, Mapping):
-            continue
+    for source in sources[:MAX_SOURCES]:
         url = str(source.get("url") or "")
         title = _text(source.get("title") or url, MAX_SOURCE_TITLE) or "…"
         links.append(link(url, title))
     if not links:
         return Html("")
-    return t(lang, "alert.sources", links=Html(", ".join(links)))
+    shown = ", ".join(links)
+    if len(sources) > MAX_SOURCES:
+        shown += " " + t(lang, "alert.sources_more", count=len(sources) - MAX_SOURCES)
+    return t(lang, "alert.sources", links=Html(shown))
 
 
 def field_name(lang: str, field: str) -> Html:
