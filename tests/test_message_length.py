@@ -11,11 +11,13 @@ import asyncio
 
 import pytest
 
+from bot.handlers.review import notify_admins_of_story
 from bot.render import MESSAGE_LIMIT, utf16_len, visible_len
 from bot.validation import BROADCAST_MAX, TITLE_MAX
 from storage.users import set_language
-from tests.conftest import ADMIN_ID, USER_ID, BotHarness
+from tests.conftest import ADMIN_ID, USER_ID, BotHarness, buttons
 from tests.test_admin_e2e import SUBSCRIBER, alerts, assert_no_rejections, rows, subscribe
+from tests.test_admin_review import make_story
 
 
 async def delivered(bot: BotHarness, chat_id: int = SUBSCRIBER, count: int = 1) -> list[str]:
@@ -126,3 +128,31 @@ async def test_an_emoji_title_is_measured_in_utf16_units_and_arrives_whole(
     assert "saved as Confirmed" in saved.text
     [alert] = await delivered(bot)
     assert title in alert and "…" not in alert
+
+
+# --- messages to admins ------------------------------------------------------------------------
+
+
+async def test_a_review_card_too_long_for_one_message_reaches_admins_whole(
+    bot: BotHarness,
+) -> None:
+    """Feed titles are capped at 500 characters, but 500 emoji are 1,000 units: a card with
+    five such sources is longer than a message. It arrives in parts, buttons on the last."""
+    title = "📰" * 500
+    story_id = await make_story(bot, title=title)
+    db = bot.services.db
+    feed_id = await db.fetchval("SELECT feed_id FROM news_items WHERE story_id = ?", (story_id,))
+    for n in range(4):
+        await db.execute(
+            "INSERT INTO news_items (feed_id, entry_id, title, link, relevant, kind, story_id,"
+            " seen_at) VALUES (?, ?, ?, ?, 1, 'agreement', ?, '2025-11-24T12:00:00+00:00')",
+            (feed_id, f"more{n}", f"{n}" + "🗞" * 499, f"https://news.example/{n}", story_id),
+        )
+    before = len(bot.standin.messages_to(ADMIN_ID))
+    await notify_admins_of_story(bot.app.bot, bot.services, story_id)  # type: ignore[attr-defined]
+    parts = bot.standin.messages_to(ADMIN_ID)[before:]
+    assert len(parts) >= 2
+    assert [bool(buttons(p)) for p in parts] == [False] * (len(parts) - 1) + [True]
+    text = "".join(p.text for p in parts)
+    assert text.count("📰") >= 1000 and text.count("🗞") == 4 * 499  # title (twice) and sources
+    assert_no_rejections(bot)
