@@ -2,8 +2,10 @@
 
 Payload shapes are documented in `storage.alerts`. Everything that came from outside (titles,
 parties, sources, broadcast text, notes) goes through `t()` parameters or `escape`, and is cut
-to a sane length first, so a single alert always fits in one message; several alerts for the
-same chat are bundled into as few messages as fit in Telegram's 4,096 characters.
+to a cap first (`MAX_*`, in UTF-16 units, never below what admins may type, so admin text
+arrives whole; a cut is marked "…"), so a single alert always fits in one message; several
+alerts for the same chat are bundled into as few messages as fit in Telegram's 4,096. Sizes
+are measured as Telegram measures them (`bot.render.visible_len`).
 """
 
 from __future__ import annotations
@@ -18,19 +20,24 @@ from typing import Any
 from bot.i18n import DEFAULT_LANGUAGE, Html, escape, resolve_language, t
 from bot.render import (
     MESSAGE_LIMIT,
-    escaped_cut,
+    cut_html,
     format_clock,
     format_day,
     link,
     truncate,
-    utf16_len,
+    visible_len,
 )
 from storage.alerts import DIGEST_EXEMPT, DueDelivery, zone
 from storage.subscriptions import ChatView
+from storage.textfold import strip_bidi
 from storage.visit import Catalog, LoadedVisit
 
+# Caps of outside text in UTF-16 units. Each is at least the matching limit of
+# `bot.validation` (TITLE_MAX, PLACE_MAX, PARTIES_MAX, BROADCAST_MAX), and all of them together
+# stay well inside one message (tests/test_render_fuzz.py checks both).
 MAX_TITLE = 300
 MAX_TEXT = 3000
+MAX_SOURCE_TITLE = 120
 MAX_NOTE = 500
 MAX_CHANGE = 300  # each of a correction's old and new values (parties are up to 300 long)
 MAX_PARTIES = 300
@@ -69,7 +76,8 @@ class RenderedMessage:
 
 
 def _text(value: Any, limit: int) -> str:
-    return truncate(" ".join(str(value or "").split()), limit)
+    """One line of outside text, at most `limit` UTF-16 units (a cut ends in "…")."""
+    return truncate(" ".join(strip_bidi(str(value or "")).split()), limit)
 
 
 def _localized(value: Any, lang: str) -> str:
@@ -80,29 +88,35 @@ def _localized(value: Any, lang: str) -> str:
 
 
 def _when(payload: Mapping[str, Any], ctx: RenderContext) -> str:
+    """The item's day (and time) in the reader's zone; "" for a time that cannot be shown
+    (not a time, or one so far back that the reader's zone is outside the calendar)."""
     try:
         starts = dt.datetime.fromisoformat(str(payload.get("starts_at")))
-    except ValueError:
+        if starts.tzinfo is None:
+            starts = starts.replace(tzinfo=dt.UTC)
+        day = format_day(starts.astimezone(ctx.tz).date(), ctx.lang)
+        clock = format_clock(starts, ctx.tz, ctx.lang)
+    except (ValueError, OverflowError):
         return ""
-    if starts.tzinfo is None:
-        starts = starts.replace(tzinfo=dt.UTC)
-    day = format_day(starts.astimezone(ctx.tz).date(), ctx.lang)
     if not payload.get("time_known", True):
         return t(ctx.lang, "alert.when_day", day=day)
-    return t(ctx.lang, "alert.when", day=day, time=format_clock(starts, ctx.tz, ctx.lang))
+    return t(ctx.lang, "alert.when", day=day, time=clock)
 
 
 def _sources(payload: Mapping[str, Any], lang: str) -> Html:
+    """The first MAX_SOURCES sources as links, and how many more there are."""
+    sources = [s for s in list(payload.get("sources") or []) if isinstance(s, Mapping)]
     links = []
-    for source in list(payload.get("sources") or [])[:MAX_SOURCES]:
-        if not isinstance(source, Mapping):
-            continue
+    for source in sources[:MAX_SOURCES]:
         url = str(source.get("url") or "")
-        title = _text(source.get("title") or url, 120) or "…"
+        title = _text(source.get("title") or url, MAX_SOURCE_TITLE) or "…"
         links.append(link(url, title))
     if not links:
         return Html("")
-    return t(lang, "alert.sources", links=Html(", ".join(links)))
+    shown = ", ".join(links)
+    if len(sources) > MAX_SOURCES:
+        shown += " " + t(lang, "alert.sources_more", count=len(sources) - MAX_SOURCES)
+    return t(lang, "alert.sources", links=Html(shown))
 
 
 def field_name(lang: str, field: str) -> Html:
@@ -168,7 +182,7 @@ def _agreement(payload: Mapping[str, Any], ctx: RenderContext, *, correction: bo
     details = []
     sector = str(payload.get("sector") or "")
     if sector:
-        details.append(escape(ctx.sector_names.get(sector, sector)))
+        details.append(escape(_text(ctx.sector_names.get(sector, sector), MAX_TITLE)))
     signed_on = payload.get("signed_on")
     if signed_on:
         try:
@@ -220,7 +234,7 @@ def _render_body(alert: AlertView, ctx: RenderContext) -> Html:
     if kind in ("agenda", "reminder"):
         return _agenda(alert.payload, ctx, reminder=kind == "reminder")
     if kind == "broadcast":
-        text = str(alert.payload.get("text") or "").strip()
+        text = strip_bidi(str(alert.payload.get("text") or "")).strip()
         return t(ctx.lang, "alert.broadcast", text=truncate(text, MAX_TEXT) or "…")
     raise ValueError(f"unknown alert kind {kind!r}")
 
@@ -237,15 +251,15 @@ def render_bundle(
         heading = t(ctx.lang, "alert.digest.head", count=len(alerts))
     elif len(alerts) > 1:
         heading = t(ctx.lang, "alert.bundle.head", count=len(alerts))
-    room = limit - (utf16_len(heading) + utf16_len(SEPARATOR) if heading else 0)
+    room = limit - (visible_len(heading) + visible_len(SEPARATOR) if heading else 0)
     parts = [fit(render_alert(a, a.context or ctx), room) for a in alerts]
     messages: list[RenderedMessage] = []
     current: list[str] = [heading] if heading else []
     indexes: list[int] = []
-    size = utf16_len(heading) if heading else 0
-    sep = utf16_len(SEPARATOR)
+    size = visible_len(heading) if heading else 0
+    sep = visible_len(SEPARATOR)
     for index, part in enumerate(parts):
-        part_size = utf16_len(part)
+        part_size = visible_len(part)
         extra = part_size + (sep if current else 0)
         if indexes and size + extra > limit:
             messages.append(RenderedMessage(Html(SEPARATOR.join(current)), tuple(indexes)))
@@ -260,10 +274,11 @@ def render_bundle(
 
 
 def fit(part: Html, limit: int) -> Html:
-    """`part` unchanged if it fits, else its text without markup, cut (after escaping) to fit."""
-    if utf16_len(part) <= limit:
-        return part
-    return Html(escaped_cut(to_plain(part), limit))
+    """`part` unchanged if Telegram would take it in `limit`, else cut there, marked "…".
+
+    A safety net: with the caps above, no alert needs it.
+    """
+    return cut_html(part, limit)
 
 
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
@@ -271,9 +286,12 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def to_plain(text: str) -> str:
-    """The HTML as plain text, links written out, for the 'can't parse entities' fallback."""
+    """The HTML as plain text, links written out, for the 'can't parse entities' fallback.
+
+    Written-out links make it longer than the HTML's visible text: cut (marked) to the limit.
+    """
     text = _ANCHOR.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
-    return html.unescape(_TAG.sub("", text))
+    return truncate(html.unescape(_TAG.sub("", text)), MESSAGE_LIMIT)
 
 
 class ChatAlertRenderer:

@@ -17,6 +17,8 @@ from typing import Any
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
+from storage.textfold import strip_bidi
+
 LANGUAGES = ("en", "ko", "tr")
 DEFAULT_LANGUAGE = "en"
 DOMAIN = "visitbot"
@@ -29,8 +31,13 @@ class Html(str):
 
 
 def escape(text: object) -> Html:
-    """Escape outside text for Telegram HTML (it accepts &lt; &gt; &amp; &quot;)."""
-    return Html(html.escape(str(text), quote=True))
+    """Escape outside text for Telegram HTML (it accepts &lt; &gt; &amp; &quot;).
+
+    Bidi overrides go too: input is cleaned when it arrives, and this is the last line for
+    text stored before that (or reaching a message some other way), which could otherwise
+    make a message read in an order it was not written.
+    """
+    return Html(html.escape(strip_bidi(str(text)), quote=True))
 
 
 @cache

@@ -10,6 +10,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import t
+from bot.render import split_message
 from bot.services import Services
 from storage.subscriptions import LostChat
 
@@ -32,13 +33,16 @@ async def notify_admins(
     reached = 0
     for admin_id in sorted(await svc.admin_ids()):
         lang = await svc.language_of(admin_id)
+        parts = split_message(text(lang))  # whole, like a reply; the keyboard goes last
         try:
-            await bot.send_message(
-                admin_id,
-                text(lang),
-                reply_markup=keyboard(lang) if keyboard is not None else None,
-                disable_web_page_preview=True,
-            )
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                await bot.send_message(
+                    admin_id,
+                    part,
+                    reply_markup=keyboard(lang) if keyboard is not None and last else None,
+                    disable_web_page_preview=True,
+                )
             reached += 1
         except Forbidden:
             log.info("admin %s has not started the bot; %s not sent", admin_id, what)

@@ -5,9 +5,10 @@ No I/O here, so every rule about what a message may contain is tested directly.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-import html
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -19,17 +20,64 @@ from bot.i18n import Html, escape, t
 from storage.facts import FactView
 
 MESSAGE_LIMIT = 4096
-_TAG = re.compile(r"<[^>]+>")
+
+# --- measuring and cutting, the way Telegram counts ------------------------------------------
+#
+# Telegram's limit (4,096) is on the text a reader sees: tags removed, entities decoded, counted
+# in UTF-16 code units ("&amp;" is one, an emoji outside the BMP two, an <a href> nothing).
+# Everything that measures or cuts a message measures that, with these functions.
+
+_TOKEN = re.compile(
+    r"<(/?)([a-zA-Z][\w-]*)[^>]*>"  # a tag
+    r"|&(?:#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1,8})|([a-zA-Z]+));"  # an entity
+)
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
 
 def utf16_len(text: str) -> int:
-    """Telegram measures text in UTF-16 code units; emoji outside the BMP count twice."""
-    return len(text.encode("utf-16-le")) // 2
+    """Length of plain text as Telegram counts it: UTF-16 code units (an emoji is two)."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def visible_text(html_text: str) -> str:
+    """What a reader sees of Telegram HTML: tags dropped, the entities Telegram knows decoded."""
+    if "<" not in html_text and "&" not in html_text:
+        return html_text
+    return _TOKEN.sub(_decoded, html_text)
+
+
+def _decoded(match: re.Match[str]) -> str:
+    if match.group(2):  # a tag
+        return ""
+    dec, hexa, name = match.group(3), match.group(4), match.group(5)
+    if name is not None:
+        return _NAMED.get(name, match.group(0))
+    code = int(dec) if dec is not None else int(hexa, 16)
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else match.group(0)
+
+
+def visible_len(html_text: str) -> int:
+    """The length Telegram checks against its 4,096 limit: `visible_text`, in UTF-16 units."""
+    return utf16_len(visible_text(html_text))
+
+
+def _prefix_within(text: str, units: int) -> int:
+    """The number of characters of `text` whose UTF-16 length is at most `units`."""
+    if text.isascii():
+        return max(0, min(len(text), units))
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return index
+    return len(text)
 
 
 def truncate(text: str, limit: int) -> str:
-    """Shorten plain text to `limit` characters with an ellipsis (before escaping)."""
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+    """Plain text at most `limit` UTF-16 units long; a cut is marked with an ellipsis."""
+    if utf16_len(text) <= limit:
+        return text
+    return text[: _prefix_within(text, limit - 1)].rstrip() + "…"
 
 
 def link(url: str | None, label: str) -> Html:
@@ -39,91 +87,151 @@ def link(url: str | None, label: str) -> Html:
     return escape(label)
 
 
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split HTML into messages of at most `limit` UTF-16 units, at line boundaries.
-
-    Templates keep each tag on one line, but a value filled into a tag may itself contain a
-    line break (a multi-line source title inside <i>…</i>). Tags still open at a cut are
-    closed at the end of one part and reopened at the start of the next, and every part is
-    balanced at the end, so each message is valid Telegram HTML on its own. A single line that
-    is still too long loses its markup and is cut as plain text.
-    """
-    budget = limit - TAG_RESERVE
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    open_tags: list[tuple[str, str]] = []  # (name, opening tag) still open after `current`
-    for line in text.split("\n"):
-        if utf16_len(line) > budget:
-            line = _plain_cut(line, budget)
-        extra = utf16_len(line) + (1 if current else 0)
-        if current and size + extra > budget:
-            chunks.append("\n".join(current))
-            reopen = "".join(tag for _, tag in open_tags)
-            if utf16_len(reopen) > TAG_RESERVE // 2:
-                reopen = ""  # e.g. a very long link: the next part goes without it
-            current, size = [reopen + line], utf16_len(reopen + line)
-        else:
-            current.append(line)
-            size += extra
-        _track_tags(line, open_tags)
-    if current:
-        chunks.append("\n".join(current))
-    parts = [_balanced(c) for c in (chunk.strip("\n") for chunk in chunks) if c.strip()]
-    return parts or [_plain_cut(text, limit)]
+# An atom of Telegram HTML: a tag (kind "open" or "close", with its name), a run of plain text
+# (kind "text": shown as written) or one entity (kind "char", with the character it stands for).
+_Atom = tuple[str, str, str]  # (kind, raw HTML, tag name or visible text)
 
 
-TAG_RESERVE = 128  # room kept in each part for the tags carried across a cut
-_TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
-
-
-def _track_tags(line: str, open_tags: list[tuple[str, str]]) -> None:
-    for match in _TAG_TOKEN.finditer(line):
-        name = match.group(2).lower()
-        if not match.group(1):
-            open_tags.append((name, match.group(0)))
-            continue
-        for index in range(len(open_tags) - 1, -1, -1):
-            if open_tags[index][0] == name:
-                del open_tags[index]
-                break
-
-
-def _balanced(chunk: str) -> str:
-    """`chunk` with closing tags that close nothing removed and open tags closed at the end."""
-    open_tags: list[str] = []
-    pieces: list[str] = []
+def _atoms(html_text: str) -> list[_Atom]:
+    atoms: list[_Atom] = []
     position = 0
-    for match in _TAG_TOKEN.finditer(chunk):
-        pieces.append(chunk[position : match.start()])
+    for match in _TOKEN.finditer(html_text):
+        if match.start() > position:
+            run = html_text[position : match.start()]
+            atoms.append(("text", run, run))
         position = match.end()
-        name = match.group(2).lower()
-        if not match.group(1):
-            open_tags.append(name)
-            pieces.append(match.group(0))
-        elif open_tags and open_tags[-1] == name:
-            open_tags.pop()
-            pieces.append(match.group(0))
-        # else: a stray closing tag (its opening was in an earlier part): dropped
-    pieces.append(chunk[position:])
-    pieces.extend(f"</{name}>" for name in reversed(open_tags))
-    return "".join(pieces)
+        raw = match.group(0)
+        if match.group(2):
+            atoms.append(("close" if match.group(1) else "open", raw, match.group(2).lower()))
+        elif len(decoded := _decoded(match)) == 1:
+            atoms.append(("char", raw, decoded))
+        else:  # not an entity Telegram knows: shown (and so measured) as written
+            atoms.append(("text", raw, raw))
+    if position < len(html_text):
+        atoms.append(("text", html_text[position:], html_text[position:]))
+    return atoms
 
 
-def _plain_cut(line: str, limit: int) -> str:
-    """Drop the markup of one line and cut its text so that, escaped, it fits in `limit`."""
-    return escaped_cut(html.unescape(_TAG.sub("", line)), limit)
+def _joined_to_previous(text: str, index: int) -> bool:
+    """True when `text[index]` belongs with the character before it (a combining mark, a
+    variation selector, the far side of a zero-width joiner): a cut there would split what a
+    reader sees as one character."""
+    char = text[index]
+    return (
+        unicodedata.category(char) in ("Mn", "Mc", "Me")
+        or char in "\u200d\ufe0e\ufe0f"
+        or text[index - 1] == "\u200d"
+    )
 
 
-def escaped_cut(plain: str, limit: int) -> str:
-    """`plain` escaped, cut (with an ellipsis) so that the escaped text fits in `limit`."""
-    keep = limit
-    while True:
-        cut = escape(truncate(plain, keep))
-        size = utf16_len(cut)
-        if size <= limit:
-            return cut
-        keep = max(1, keep * limit // size - 1)
+MAX_CLUSTER = 16  # characters a cut steps back to keep marks and joined emoji together
+
+
+def _cuts(plain: str, limit: int, *, soft: bool) -> list[tuple[int, int]]:
+    """Where to cut `plain` into pieces of at most `limit` UTF-16 units: (end, next start).
+
+    Soft cuts go at the last line break of the second half of a piece, else its last space;
+    the break itself is dropped (Telegram trims it from both messages anyway). Otherwise, and
+    for hard cuts, the piece is as long as fits without splitting a character from its marks
+    (up to MAX_CLUSTER of them: a run of thousands of combining marks is cut anyway).
+    """
+    prefix = [0]
+    for char in plain:
+        prefix.append(prefix[-1] + (2 if ord(char) > 0xFFFF else 1))
+    cuts: list[tuple[int, int]] = []
+    start = 0
+    while prefix[-1] - prefix[start] > limit:
+        end = bisect.bisect_right(prefix, prefix[start] + limit) - 1  # plain[start:end] fits
+        cut = -1
+        if soft:
+            middle = bisect.bisect_left(prefix, prefix[start] + limit // 2)
+            cut = plain.rfind("\n", middle, end + 1)
+            if cut < 0:
+                cut = max(plain.rfind(" ", middle, end + 1), plain.rfind("\t", middle, end + 1))
+        if cut > start:
+            cuts.append((cut, cut + 1))
+            start = cut + 1
+            continue
+        for _ in range(MAX_CLUSTER):
+            if end <= start + 1 or not _joined_to_previous(plain, end):
+                break
+            end -= 1
+        end = max(end, start + 1)
+        cuts.append((end, end))
+        start = end
+    return cuts
+
+
+def _pieces(html_text: str, limit: int, *, soft: bool) -> list[Html]:
+    """`html_text` in pieces of at most `limit` visible units, each balanced on its own."""
+    atoms = _atoms(html_text)
+    plain = "".join(value for kind, _raw, value in atoms if kind in ("text", "char"))
+    cuts = _cuts(plain, limit, soft=soft)
+    pieces: list[Html] = []
+    current: list[str] = []
+    open_tags: list[tuple[str, str]] = []  # (name, opening tag) open at this point
+
+    def cut() -> None:
+        nonlocal current
+        current.extend(f"</{name}>" for name, _tag in reversed(open_tags))
+        pieces.append(Html("".join(current)))
+        current = [tag for _name, tag in open_tags]
+
+    index = 0  # of the atom's first visible character in `plain`
+    for kind, raw, value in atoms:
+        if kind == "text":
+            used = 0  # characters of the run already placed (or dropped at a cut)
+            while cuts and cuts[0][0] < index + len(value):
+                end, resume = cuts.pop(0)
+                current.append(value[used : end - index])
+                cut()
+                used = resume - index  # past the line break or space the cut went at
+            current.append(value[used:])
+            index += len(value)
+        elif kind == "char":
+            if cuts and cuts[0][0] == index:
+                end, resume = cuts.pop(0)
+                cut()
+                if resume > end:  # the cut went at this very character: it is dropped
+                    index += 1
+                    continue
+            current.append(raw)
+            index += 1
+        elif kind == "open":
+            open_tags.append((value, raw))
+            current.append(raw)
+        else:
+            for position in range(len(open_tags) - 1, -1, -1):
+                if open_tags[position][0] == value:
+                    del open_tags[position]
+                    break
+            current.append(raw)
+    current.extend(f"</{name}>" for name, _tag in reversed(open_tags))
+    pieces.append(Html("".join(current)))
+    return pieces
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[Html]:
+    """`text` as one message when Telegram would take it, else as few whole parts as needed.
+
+    Measured as Telegram measures (`visible_len`), so markup, escaping and long links never
+    cause a split. Parts end at a line break where one is near the limit, else at a space,
+    else where the limit falls; tags open at a cut are closed at the end of one part and
+    reopened at the start of the next, so each part is valid HTML and keeps its formatting.
+    Nothing visible is lost but the line break or space a cut replaces.
+    """
+    if visible_len(text) <= limit:
+        return [Html(text)]
+    parts = [p for p in _pieces(text, limit, soft=True) if visible_text(p).strip()]
+    return parts or [Html(text)]
+
+
+def cut_html(text: str, limit: int) -> Html:
+    """`text` unchanged if it fits in `limit` visible units, else its beginning (markup kept,
+    tags closed) and an ellipsis marking the cut."""
+    if visible_len(text) <= limit:
+        return Html(text)
+    return Html(_pieces(text, max(1, limit - 1), soft=False)[0] + "…")
 
 
 def fact_lines(facts: Sequence[FactView], lang: str) -> list[str]:

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from storage.textfold import fold, words
+from bot.render import utf16_len
+from storage.textfold import fold, strip_bidi, words
 
 # Limits are generous for real titles and tight enough that one entry cannot swamp a message.
+# They are in UTF-16 units, as Telegram counts (an emoji is two), so what is accepted here is
+# shown whole: the renderers' caps (`bot.alert_render.MAX_*`) are never below these.
 TITLE_MAX = 200
 SECTOR_MAX = 60
 PARTIES_MAX = 300
@@ -44,9 +47,10 @@ class ValidationError(ValueError):
 
 
 def one_line(value: str) -> str:
-    """Whitespace folded to single spaces: names, titles and places are one line, so a value
-    never carries a line break into a tag of the message that shows it."""
-    return " ".join(value.split())
+    """Whitespace folded to single spaces and bidi overrides removed: names, titles and places
+    are one line, so a value never carries a line break into a tag of the message that shows
+    it, nor adds a line of its own (a fake day in /agenda), nor reorders what others read."""
+    return " ".join(strip_bidi(value).split())
 
 
 def split_fields(text: str) -> list[str]:
@@ -54,9 +58,12 @@ def split_fields(text: str) -> list[str]:
     return [one_line(part) for part in text.split("|")] if text.strip() else []
 
 
-def check_length(field: str, value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise ValidationError("validation.too_long", field=field, limit=limit, length=len(value))
+def check_length(field: str, value: str, limit: int, key: str = "validation.too_long") -> str:
+    """`value` if it is at most `limit` long as Telegram counts (UTF-16 units), else refused
+    with its real length: a cut later on would drop text without anyone noticing."""
+    length = utf16_len(value)
+    if length > limit:
+        raise ValidationError(key, field=field, limit=limit, length=length)
     return value
 
 
@@ -87,8 +94,10 @@ def parse_local_time(value: str, tz: dt.tzinfo) -> tuple[dt.datetime, bool]:
 
 
 def parse_url(value: str) -> str:
-    """An absolute http(s) URL with a host; anything else (javascript:, ftp:, bare words) fails."""
-    url = value.strip()
+    """An absolute http(s) URL with a host; anything else (javascript:, ftp:, bare words) fails.
+
+    Bidi overrides are removed like everywhere else: a URL is shown as a link's label too."""
+    url = strip_bidi(value).strip()
     check_length("url", url, URL_MAX)
     try:
         parts = urlsplit(url)
@@ -145,6 +154,11 @@ def parse_sector(value: str, sectors: Mapping[str, Iterable[str]]) -> str:
 
 def parse_parties(value: str) -> str:
     return check_length("parties", one_line(value), PARTIES_MAX)
+
+
+def parse_place(value: str) -> str:
+    """An agenda item's place ('' for none): one line, like every value shown in a list."""
+    return check_length("place", one_line(value), PLACE_MAX)
 
 
 def parse_optional_url(value: str) -> str | None:
@@ -234,7 +248,7 @@ def parse_agenda_line(text: str, tz: dt.tzinfo) -> AgendaDraft:
         starts_at=starts_at,
         time_known=time_known,
         title=parse_title(fields[1]),
-        place=check_length("place", fields[2], PLACE_MAX),
+        place=parse_place(fields[2]),
     )
 
 
@@ -272,10 +286,16 @@ def parse_fact_line(text: str, topics: Mapping[str, Iterable[str]]) -> FactDraft
 
 
 def parse_broadcast(text: str) -> str:
-    body = text.strip()
+    """The text as typed (line breaks kept, bidi overrides removed), if it fits one message.
+
+    Refused up front with its real length rather than sent in parts: a broadcast is one alert,
+    and one alert is one message to every chat (the outbox records each delivery as one
+    message), so it never arrives cut, nor as pieces a reader could get only some of.
+    """
+    body = strip_bidi(text).strip()
     if not body:
         raise ValidationError("validation.broadcast_usage")
-    return check_length("text", body, BROADCAST_MAX)
+    return check_length("text", body, BROADCAST_MAX, "validation.broadcast_too_long")
 
 
 # --- near-duplicates -------------------------------------------------------------------------

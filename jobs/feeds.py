@@ -44,6 +44,8 @@ import feedparser  # type: ignore[import-untyped]
 import httpcore
 import httpx
 
+from storage.textfold import strip_bidi
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "USER_AGENT",
@@ -920,6 +922,7 @@ def plain_text(html_or_text: str, limit: int) -> str:
     """Plain text of an HTML fragment (or of text), at most ``limit`` characters.
 
     Tags are dropped (script and style with their content), entities decoded, control characters
+    and bidi overrides (which would let a title read in another order than it is written)
     removed and whitespace folded to single spaces. Markup that is still there after one pass —
     feeds often escape their HTML twice — is stripped once more, so users never see raw tags.
     Longer text is cut at a word boundary where possible and ends with "…".
@@ -927,7 +930,7 @@ def plain_text(html_or_text: str, limit: int) -> str:
     text = _strip_markup(html_or_text)
     if _LOOKS_LIKE_TAG.search(text):
         text = _strip_markup(text)
-    text = " ".join(_CONTROL.sub(" ", _UNFINISHED_TAG.sub("", text)).split())
+    text = " ".join(_CONTROL.sub(" ", strip_bidi(_UNFINISHED_TAG.sub("", text))).split())
     if len(text) <= limit:
         return text
     if limit <= 1:

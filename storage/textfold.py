@@ -1,4 +1,4 @@
-"""Text folding shared by search and detection.
+"""Text folding shared by search and detection, and the bidi controls nobody may show others.
 
 Folding makes `Canakkale` meet `Çanakkale`, `Turkiye` meet `Türkiye` and `ERDOĞAN` meet `erdogan`.
 Turkish dotted and dotless i are handled before the generic case fold, which would otherwise turn
@@ -32,3 +32,15 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def words(text: str) -> list[str]:
     """The folded words of `text`, in order."""
     return _WORD.findall(fold(text))
+
+
+# Explicit bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): text
+# carrying them can be displayed in an order other than it is stored ("gpj.exe" looks like
+# "exe.jpg"), so feed titles and what admins type lose them before anyone else reads them.
+BIDI_CONTROLS = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+_NO_BIDI = str.maketrans(dict.fromkeys(BIDI_CONTROLS))
+
+
+def strip_bidi(text: str) -> str:
+    """`text` without bidirectional embedding, override and isolate characters."""
+    return text.translate(_NO_BIDI)

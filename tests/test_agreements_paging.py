@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.handlers.visitinfo import page_bounds
-from bot.render import MESSAGE_LIMIT, utf16_len
+from bot.render import MESSAGE_LIMIT, visible_len
 from bot.standin import SentMessage
 from bot.validation import PARTIES_MAX, TITLE_MAX
 from storage.agreements import AgreementFields, save_agreement
@@ -42,7 +42,7 @@ async def add_long_entries(bot: BotHarness) -> None:
 
 def check_one_message(message: SentMessage) -> None:
     assert message.html is not None
-    assert utf16_len(message.html) <= MESSAGE_LIMIT
+    assert visible_len(message.html) <= MESSAGE_LIMIT  # what Telegram counts
 
 
 @pytest.mark.parametrize("reader", [USER_ID, ADMIN_ID])

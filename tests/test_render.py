@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import LANGUAGES, Html, keys, language_for, t
-from bot.render import MESSAGE_LIMIT, link, split_message, utf16_len, visit_status
+from bot.render import MESSAGE_LIMIT, link, split_message, utf16_len, visible_len, visit_status
 from bot.standin import parse_html
 
 IST = ZoneInfo("Europe/Istanbul")
@@ -35,7 +35,7 @@ def test_split_respects_limit_and_lines() -> None:
     lines = [f"• <b>line {i}</b> " + "x" * 90 for i in range(200)]
     parts = split_message("\n".join(lines))
     assert len(parts) > 1
-    assert all(utf16_len(p) <= MESSAGE_LIMIT for p in parts)
+    assert all(visible_len(p) <= MESSAGE_LIMIT for p in parts)
     assert "\n".join(parts).count("<b>") == 200
     for part in parts:
         assert part.count("<b>") == part.count("</b>")
@@ -45,15 +45,25 @@ def test_split_counts_utf16_units() -> None:
     text = "\n".join(["😀" * 1000] * 3)  # each line 2,000 UTF-16 units, 1,000 characters
     parts = split_message(text)
     assert all(utf16_len(p) <= MESSAGE_LIMIT for p in parts)
-    assert len(parts) == 3  # by characters, two lines would have fitted in one message
+    assert len(parts) == 2  # by characters, all three lines would have fitted in one message
+    assert [p.count("😀") for p in parts] == [2000, 1000]
 
 
-def test_single_overlong_line_is_cut_as_plain_text() -> None:
+def test_single_overlong_line_is_split_whole_keeping_its_markup() -> None:
+    """6,000 visible characters on one line: two bold parts, nothing dropped."""
     parts = split_message("<b>" + "a&amp;" * 3000 + "</b>")
-    assert len(parts) == 1
-    assert utf16_len(parts[0]) <= MESSAGE_LIMIT
-    assert "<b>" not in parts[0]
-    assert re.fullmatch(r"(a&amp;)+a?…?", parts[0].replace("&amp…", "…"))
+    assert [visible_len(p) for p in parts] == [MESSAGE_LIMIT, 6000 - MESSAGE_LIMIT]
+    assert "".join(parse_html(p)[0] for p in parts) == "a&" * 3000
+    assert all(p.startswith("<b>") and p.endswith("</b>") for p in parts)
+
+
+def test_escaping_and_links_never_cause_a_split() -> None:
+    """Telegram counts what the reader sees: "&amp;" is one, an href nothing."""
+    text = "\n".join(
+        f'• {"&amp;" * 30} <a href="https://x.example/{"p" * 500}">s</a>' for _ in range(110)
+    )
+    assert utf16_len(text) > 10 * MESSAGE_LIMIT and visible_len(text) < MESSAGE_LIMIT
+    assert split_message(text) == [text]
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def test_ids_urls_and_broadcasts() -> None:
     assert error_of(parse_url, "https://" + "a" * 2000).key == "validation.too_long"
     assert parse_broadcast("  hi  ") == "hi"
     assert error_of(parse_broadcast, " ").key == "validation.broadcast_usage"
-    assert error_of(parse_broadcast, "x" * 3001).key == "validation.too_long"
+    assert error_of(parse_broadcast, "x" * 3001).key == "validation.broadcast_too_long"
 
 
 def test_similar_titles() -> None:

@@ -56,6 +56,11 @@ def register(app: AnyApp) -> None:
     # --- admin curation
     app.add_handler(agreements_admin.conversation())
     app.add_handler(
+        CallbackQueryHandler(
+            agreements_admin.stale_guided_button, pattern=agreements_admin.STALE_GUIDED_PATTERN
+        )
+    )
+    app.add_handler(
         CallbackQueryHandler(agreements_admin.button, pattern=r"^agr:(save|drop|corr|nocorr):")
     )
     app.add_handler(

@@ -26,12 +26,11 @@ from bot.handlers.common import (
 )
 from bot.i18n import t
 from bot.validation import (
-    PLACE_MAX,
     ValidationError,
-    check_length,
     parse_agenda_line,
     parse_id,
     parse_local_time,
+    parse_place,
     parse_title,
 )
 from storage.agenda import add_agenda_item, delete_agenda_item, edit_agenda_item
@@ -119,7 +118,7 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                 svc.db,
                 actor,
                 item_id,
-                place=check_length("place", value, PLACE_MAX),
+                place=parse_place(value),
             )
     except ValidationError as error:
         await show_error(update, context, error)

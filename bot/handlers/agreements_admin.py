@@ -4,6 +4,10 @@ Both forms of /addagreement end in the same `save_draft`, so validation, the sim
 linking to a reported story, the audit record and the alert behave identically. Drafts waiting
 for a "save anyway" or a correction decision live in `user_data` under a short token: the button
 carries the token, never the text, because callback data is limited to 64 bytes.
+
+Every step and every button re-checks admin rights when pressed (`admin_step`): a Save pressed
+after /deladmin writes nothing and alerts nobody. The guided form ends after
+`conversation_timeout()` seconds of silence and tells the admin.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from telegram.ext import (
     ContextTypes,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
@@ -26,11 +31,14 @@ from telegram.warnings import PTBUserWarning
 from bot.alert_render import field_name
 from bot.handlers.common import (
     acting,
+    admin_drafts,
     admin_header,
     admin_only,
+    admin_step,
     admin_visit,
     args_text,
     context_lang,
+    conversation_timeout,
     id_argument,
     keyboard_rows,
     reply,
@@ -70,7 +78,9 @@ DRAFTS = "agreement_drafts"
 GUIDED = "agreement_guided"
 CORRECTIONS = "agreement_corrections"
 BUTTON_PATTERN = r"^agr:"
+STALE_GUIDED_PATTERN = r"^agrg:"  # a guided form's button pressed after the form ended
 TITLE, SECTOR, DATE, PARTIES, SOURCE, CONFIRM = range(6)
+admin_drafts(DRAFTS, GUIDED, CORRECTIONS)
 
 
 def sector_names(visit: Visit) -> dict[str, list[str]]:
@@ -151,13 +161,10 @@ def _unstash(context: ContextTypes.DEFAULT_TYPE, key: str, token: str) -> Any:
 # --- one line --------------------------------------------------------------------------------
 
 
+@admin_only
 async def addagreement(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Entry point: with arguments, the one-line form; alone, the guided conversation."""
     svc, lang = await context_lang(update, context)
-    user = update.effective_user
-    if not await svc.is_admin(user.id if user else None):
-        await reply(update, context, t(lang, "errors.admin_only"))
-        return ConversationHandler.END
     text = args_text(update)
     if not text:
         context.user_data[GUIDED] = {}  # type: ignore[index]
@@ -216,6 +223,7 @@ def _sector_keyboard(lang: str, visit: Visit) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+@admin_step
 async def guided_title(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     svc, lang = await context_lang(update, context)
     try:
@@ -245,6 +253,7 @@ async def _after_sector(update: Update, context: ContextTypes.DEFAULT_TYPE, key:
     return DATE
 
 
+@admin_step
 async def guided_sector_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -256,6 +265,7 @@ async def guided_sector_button(update: Update, context: ContextTypes.DEFAULT_TYP
     return await _after_sector(update, context, key)
 
 
+@admin_step
 async def guided_sector_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     svc = services(context)
     try:
@@ -266,6 +276,7 @@ async def guided_sector_text(update: Update, context: ContextTypes.DEFAULT_TYPE)
     return await _after_sector(update, context, key)
 
 
+@admin_step
 async def guided_date(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     _svc, lang = await context_lang(update, context)
     text = "" if _is_skip(update) else _text(update)
@@ -279,6 +290,7 @@ async def guided_date(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return PARTIES
 
 
+@admin_step
 async def guided_parties(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     _svc, lang = await context_lang(update, context)
     text = "" if _is_skip(update) else _text(update)
@@ -291,6 +303,7 @@ async def guided_parties(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return SOURCE
 
 
+@admin_step
 async def guided_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     svc, lang = await context_lang(update, context)
     text = "" if _is_skip(update) else _text(update)
@@ -331,6 +344,7 @@ async def guided_source(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     return CONFIRM
 
 
+@admin_step
 async def guided_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     query = update.callback_query
     assert query is not None
@@ -346,6 +360,7 @@ async def guided_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return ConversationHandler.END
 
 
+@admin_step
 async def guided_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/cancel at any step: forget the draft, save nothing."""
     _svc, lang = await context_lang(update, context)
@@ -354,10 +369,30 @@ async def guided_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     return ConversationHandler.END
 
 
+@admin_step
 async def guided_confirm_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     _svc, lang = await context_lang(update, context)
     await reply(update, context, t(lang, "agreement_admin.press_button"))
     return CONFIRM
+
+
+async def guided_timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The form was left silent too long: forget the draft and say so (called by PTB's
+    ConversationHandler with the last update of the conversation)."""
+    _svc, lang = await context_lang(update, context)
+    (context.user_data or {}).pop(GUIDED, None)
+    minutes = max(1, round(conversation_timeout() / 60))
+    await reply(update, context, t(lang, "agreement_admin.timed_out", minutes=minutes))
+
+
+async def stale_guided_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Save or a sector pressed on a form that already ended (timed out, cancelled, refused)."""
+    query = update.callback_query
+    assert query is not None
+    _svc, lang = await context_lang(update, context)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await reply(update, context, t(lang, "agreement_admin.expired"))
 
 
 def _is_skip(update: Update) -> bool:
@@ -365,7 +400,8 @@ def _is_skip(update: Update) -> bool:
 
 
 def conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
-    """The guided /addagreement. Keyed per chat and user; /cancel works at every step."""
+    """The guided /addagreement. Keyed per chat and user; /cancel works at every step, and
+    `conversation_timeout()` seconds of silence end it (PTB's JobQueue runs the TIMEOUT state)."""
     text = filters.TEXT & ~filters.COMMAND
     with warnings.catch_warnings():
         # per_message=False is intended: the conversation is driven by messages, and its two
@@ -395,25 +431,25 @@ def conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
                     CallbackQueryHandler(guided_confirm, pattern=r"^agrg:(save|cancel)$"),
                     MessageHandler(text, guided_confirm_text),
                 ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, guided_timed_out)],
             },
             fallbacks=[CommandHandler("cancel", guided_cancel)],
             name="addagreement",
             allow_reentry=True,
+            conversation_timeout=conversation_timeout(),
         )
 
 
 # --- buttons: save anyway, correction --------------------------------------------------------
 
 
+@admin_step
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Save anyway / Cancel after a similar-title warning; correction or not after an edit."""
     query = update.callback_query
     assert query is not None and query.data is not None
     svc, lang = await context_lang(update, context)
     await query.answer()
-    if not await svc.is_admin(query.from_user.id):
-        await reply(update, context, t(lang, "errors.admin_only"))
-        return
     _prefix, action, token = query.data.split(":", 2)
     await query.edit_message_reply_markup(None)
     if action in ("save", "drop"):

@@ -1,14 +1,21 @@
-"""Small helpers every handler uses: replying safely, guarding admin commands, and what the
-curation handlers share (who is acting, in which language, how a validation problem is shown)."""
+"""Small helpers every handler uses: replying safely, guarding admin work, and what the
+curation handlers share (who is acting, in which language, how a validation problem is shown).
+
+Admin rights are checked when something is done, not only when it was started: a command, each
+step of an admin conversation and each admin button goes through the same guard
+(`admin_only`, `admin_step`), so an admin removed with /deladmin half-way through a form or with
+a review card still open can finish nothing. Conversations also end after
+`CONVERSATION_TIMEOUT_SECONDS` of silence.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, ConversationHandler
 
 from bot.i18n import Html, t
 from bot.render import split_message
@@ -19,6 +26,14 @@ from storage.audit import Actor
 from storage.visit import LoadedVisit
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+R = TypeVar("R")
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, R]]
+
+# An admin conversation left silent this long ends (and says so): a form half filled in
+# yesterday must not be saved by a stray message today. Read when a conversation is built.
+CONVERSATION_TIMEOUT_SECONDS = 15 * 60
+# user_data keys where handlers keep an admin's unfinished work (drafts behind buttons).
+_ADMIN_DRAFT_KEYS: set[str] = set()
 
 
 async def reply(
@@ -55,19 +70,48 @@ def args_text(update: Update) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
-def admin_only(handler: Handler) -> Handler:
-    """Refuse politely, changing nothing, when the sender is not an admin."""
+def conversation_timeout() -> float:
+    """Seconds of silence after which an admin conversation ends (tests shorten it)."""
+    return float(CONVERSATION_TIMEOUT_SECONDS)
 
-    @functools.wraps(handler)
-    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        svc = services(context)
-        user = update.effective_user
-        if not await svc.is_admin(user.id if user else None):
-            await reply(update, context, t(await svc.language(update), "errors.admin_only"))
-            return
-        await handler(update, context)
 
-    return guarded
+def admin_drafts(*keys: str) -> None:
+    """Name the user_data keys where a module keeps an admin's unfinished work, so that a
+    refusal by the guard forgets it: nothing half-done survives the loss of rights."""
+    _ADMIN_DRAFT_KEYS.update(keys)
+
+
+def _rights_guard(refusal: str) -> Callable[[Callback[R]], Callback[R | int]]:
+    """A guard that runs the handler only if the user is an admin at this very moment.
+
+    Otherwise it answers the button press (if any), forgets the user's admin drafts, says
+    `refusal` and returns `ConversationHandler.END`, which ends a conversation when the
+    handler is one of its steps (and is ignored by other handlers).
+    """
+
+    def decorate(handler: Callback[R]) -> Callback[R | int]:
+        @functools.wraps(handler)
+        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> R | int:
+            svc = services(context)
+            user = update.effective_user
+            if await svc.is_admin(user.id if user else None):
+                return await handler(update, context)
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            for key in _ADMIN_DRAFT_KEYS:
+                (context.user_data or {}).pop(key, None)
+            await reply(update, context, t(await svc.language(update), refusal))
+            return ConversationHandler.END
+
+        return guarded
+
+    return decorate
+
+
+# Commands: "that command is for the bot's admins".
+admin_only = _rights_guard("errors.admin_only")
+# Conversation steps and buttons, where the user may have been an admin when it started.
+admin_step = _rights_guard("errors.admin_step")
 
 
 def owner_only(handler: Handler) -> Handler:

@@ -22,8 +22,10 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
     acting,
+    admin_drafts,
     admin_header,
     admin_only,
+    admin_step,
     admin_visit,
     args_text,
     context_lang,
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 BUTTON_PATTERN = r"^fd:(add|drop):[0-9a-f]+$"
 PENDING = "feed_pending"
+admin_drafts(PENDING)
 PREVIEW_ENTRIES = 5
 
 
@@ -184,15 +187,13 @@ async def addfeed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, Html("\n".join(lines)), keyboard=keyboard)
 
 
+@admin_step
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Add (or forget) the feed previewed by /addfeed."""
     query = update.callback_query
     assert query is not None and query.data is not None
     svc, lang = await context_lang(update, context)
     await query.answer()
-    if not await svc.is_admin(query.from_user.id):
-        await reply(update, context, t(lang, "errors.admin_only"))
-        return
     _prefix, action, token = query.data.split(":")
     await query.edit_message_reply_markup(None)
     pending = (context.user_data or {}).get(PENDING, {}).pop(token, None)

@@ -20,6 +20,7 @@ from bot.handlers.common import (
     acting,
     admin_header,
     admin_only,
+    admin_step,
     admin_visit,
     context_lang,
     reply,
@@ -119,16 +120,13 @@ async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
 
 
+@admin_step
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Confirm (create the entry), Dismiss (never show again) or Edit (a prefilled command)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     svc, lang = await context_lang(update, context)
     await query.answer()
-    admin = query.from_user.id
-    if not await svc.is_admin(admin):
-        await reply(update, context, t(lang, "errors.admin_only"))
-        return
     _prefix, action, raw_id = query.data.split(":")
     story_id = int(raw_id)
     if action == "e":

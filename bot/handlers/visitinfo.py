@@ -19,7 +19,7 @@ from bot.render import (
     format_day,
     link,
     truncate,
-    utf16_len,
+    visible_len,
 )
 from bot.services import Services
 from storage.agenda import AgendaItem, agenda_items, chat_timezone
@@ -135,7 +135,7 @@ def page_bounds(
     bounds: list[tuple[int, int]] = []
     start, used = 0, 0
     for index, size in enumerate(sizes):
-        extra = size + (utf16_len(ITEM_SEPARATOR) if index > start else 0)
+        extra = size + (visible_len(ITEM_SEPARATOR) if index > start else 0)
         if index > start and (index - start >= per_page or used + extra > budget):
             bounds.append((start, index))
             start, used, extra = index, 0, size
@@ -179,8 +179,8 @@ async def agreements_page(
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
     """One page of the registry (newest first) and its Previous/Next buttons, if any.
 
-    The page is always one message: its HTML (never shorter than the text Telegram counts)
-    stays within MESSAGE_LIMIT, so it can be sent whole and edited in place by the buttons.
+    The page is always one message: its text as Telegram counts it (`visible_len`) stays
+    within MESSAGE_LIMIT, so it can be sent whole and edited in place by the buttons.
     """
     entries = await list_agreements(svc.db, loaded.id)
     head = visit_header(svc, loaded, lang)
@@ -189,14 +189,14 @@ async def agreements_page(
     title = Html(head + t(lang, "agreements.title", count=len(entries)))
     # The widest heading any page can have: page numbers never have more digits than this.
     widest = len(entries)
-    heading_room = utf16_len(
+    heading_room = visible_len(
         title + " " + t(lang, "agreements.page", page=widest, pages=widest) + HEADING_SEPARATOR
     )
     budget = MESSAGE_LIMIT - heading_room
-    # An entry too long for a message on its own (very long links) loses its markup and is cut.
+    # An entry too long for a message on its own (it cannot be, with the input limits) is cut.
     rendered = await _agreement_items(svc, loaded, lang, entries, admin=admin)
     items = [fit(item, budget) for item in rendered]
-    bounds = page_bounds([utf16_len(item) for item in items], budget)
+    bounds = page_bounds([visible_len(item) for item in items], budget)
     pages = len(bounds)
     page = min(max(page, 0), pages - 1)
     start, end = bounds[page]
