@@ -22,7 +22,11 @@ def test_defaults() -> None:
     assert settings.database_path == Path("data/visitbot.db")
     assert settings.admin_ids == frozenset()
     assert settings.feed_urls is None
-    assert settings.visit.slug == "lee-jae-myung-turkiye-2025"
+    # Every bundled visit, by default; VISIT_FILE picks one.
+    assert [v.slug for v in settings.visits] == [
+        "lee-jae-myung-egypt-2025",
+        "lee-jae-myung-turkiye-2025",
+    ]
 
 
 def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
