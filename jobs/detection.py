@@ -505,13 +505,16 @@ class Detector:
     def _stop_terms(
         visit: Visit, stops: Sequence[Visit], own: Sequence[tuple[str, str, _Rule]]
     ) -> list[tuple[str, str, _Rule]]:
-        """The other stops' host countries and venues, minus anything naming this visit."""
+        """The other stops' host countries, venues and host leaders, minus anything naming
+        this visit (two stops in one country must not trap each other)."""
         mine = {fold(text) for _, text, _ in own}
         found = []
         for stop in stops:
             if stop.slug == visit.slug:
                 continue
+            hosts = [x for x in stop.leaders if x.side == "host"]
             places = [*_spellings(stop, stop.host)]
+            places += [spelling for leader in hosts for spelling in _spellings(stop, leader)]
             places += [
                 (text, _Rule(_vocabulary(stop, lang), "name"))
                 for lang, text in stop.venue.values.items()

@@ -17,7 +17,7 @@ from jobs.detection import (
     same_story,
     story_key,
 )
-from storage.visit import Localized, Named, Side, Visit, load_visit
+from storage.visit import Localized, Named, Side, Visit, load_visit, load_visits
 
 IST = ZoneInfo("Europe/Istanbul")
 KST = ZoneInfo("Asia/Seoul")
@@ -31,7 +31,12 @@ def visit() -> Visit:
 
 @pytest.fixture(scope="module")
 def detector(visit: Visit) -> Detector:
-    return Detector(visit)
+    """The Türkiye visit's detector as the bot builds it: knowing the trip's other stops."""
+    assert visit.trip is not None
+    stops = [
+        v for v in load_visits() if v.trip and v.trip.key == visit.trip.key and v.slug != visit.slug
+    ]
+    return Detector(visit, stops)
 
 
 @pytest.fixture(scope="module")
