@@ -709,15 +709,20 @@ class StoryKey:
     at: dt.datetime | None = field(default=None, compare=False)
 
 
-_DETECTORS: dict[tuple[int, ...], tuple[tuple[Visit, ...], Detector]] = {}
+_DETECTORS: dict[tuple[str, ...], tuple[tuple[Visit, ...], Detector]] = {}
 
 
 def detector_for(visit: Visit, other_stops: Sequence[Visit] = ()) -> Detector:
-    """A cached `Detector` per visit object and trip (visits are immutable but not hashable)."""
+    """A cached `Detector` per visit and trip: compiling one takes about a second.
+
+    Keyed by the files' content hashes, so a visit loaded again (each start, each test) finds
+    the detector compiled before; the cached visits must also be equal to the ones asked for,
+    so a visit changed in memory (tests build variants) never gets another's detector.
+    """
     objects = (visit, *other_stops)
-    key = tuple(id(v) for v in objects)
+    key = tuple(f"{v.slug}:{v.content_hash}" for v in objects)
     cached = _DETECTORS.get(key)
-    if cached is None or any(a is not b for a, b in zip(cached[0], objects, strict=True)):
+    if cached is None or cached[0] != objects:
         if len(_DETECTORS) > 16:
             _DETECTORS.clear()
         cached = (objects, Detector(visit, other_stops))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import tomllib
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +18,20 @@ from jobs.detection import (
     same_story,
     story_key,
 )
-from storage.visit import Localized, Named, Side, Visit, load_visit, load_visits
+from storage.visit import (
+    BUNDLED_VISIT,
+    Localized,
+    Named,
+    Side,
+    Visit,
+    bundled_visits_dir,
+    load_visit,
+    load_visits,
+    parse_visit,
+)
+from storage.visitcheck import check_data
+
+BUNDLED_FILE = bundled_visits_dir() / BUNDLED_VISIT
 
 IST = ZoneInfo("Europe/Istanbul")
 KST = ZoneInfo("Asia/Seoul")
@@ -371,3 +385,38 @@ def test_story_key_accepts_a_visit(visit: Visit, detector: Detector) -> None:
     title = "KEPCO, TÜNAŞ sign nuclear MoU"
     got = detector.detect(title)
     assert story_key(visit, title, got, None, NOW) == story_key(detector, title, got, None, NOW)
+
+
+def test_a_language_without_built_in_vocabulary_comes_from_the_visit_file() -> None:
+    """Nothing in detection knows German: a visit file that declares it brings the words."""
+    data = tomllib.loads(BUNDLED_FILE.read_text(encoding="utf-8"))
+    data["visit"]["languages"].append("de")
+    for table in (data["visit"], data["host"], data["guest"], *data["leaders"]):
+        table["name"]["de"] = table["name"]["en"]
+    data["host"]["aliases"]["de"] = ["Türkei", "türkische", "Ankara"]
+    data["guest"]["aliases"]["de"] = ["Südkorea", "südkoreanische"]
+    data["vocabulary"] = {
+        "de": {
+            "writing": {"plural": ["e", "en", "n", "s"]},  # "südkoreanische(n)"
+            "recognise": {"letters": "äöüßÄÖÜ", "words": ["und", "der", "die", "das", "mit"]},
+            "signing": {
+                "requires_document": True,
+                "documents": ["Abkommen", "Absichtserklärung*"],
+                "signed": ["unterzeichnen", "unterzeichnet", "unterzeichneten"],
+                "planned": ["wollen unterzeichnen", "sollen unterzeichnet"],
+            },
+            "agenda": {"terms": ["Besuch*", "Gespräch*", "empfängt"]},
+        }
+    }
+    assert check_data(data) == []
+    visit = parse_visit(data)
+    detector = Detector(visit)
+    signed = detector.detect("Türkei und Südkorea unterzeichnen Abkommen über Kernenergie")
+    assert (signed.relevant, signed.kind, signed.lang) == (True, "agreement", "de")
+    planned = detector.detect("Südkorea und die Türkei wollen unterzeichnen: Abkommen geplant")
+    assert planned.kind == "agenda"
+    talks = detector.detect("Erdoğan empfängt den südkoreanischen Präsidenten in Ankara")
+    assert (talks.relevant, talks.kind) == (True, "agenda")
+    # The same headline means nothing to the visit without German: no word of it is built in.
+    without = Detector(load_visit()).detect("Türkei und Südkorea unterzeichnen Abkommen")
+    assert without.kind == "other"

@@ -39,6 +39,13 @@ def _line(svc: Services, loaded: LoadedVisit, lang: str, current: bool) -> Html:
     )
 
 
+def button_label(loaded: LoadedVisit, lang: str) -> str:
+    """Short enough for a button, and telling visits apart: the host country and the start
+    (visit names differ only at their end: "... Lee Jae Myung to Egypt")."""
+    visit = loaded.visit
+    return f"{visit.host.name.get(lang)} · {format_day(visit.starts_on, lang)}"
+
+
 async def visits(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Live, then upcoming, then concluded visits; a button picks one."""
     svc = services(context)
@@ -50,7 +57,7 @@ async def visits(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines += [_line(svc, v, lang, v.id == current.id) for v in ordered]
     lines += ["", t(lang, "visits.hint")]
     buttons = [
-        InlineKeyboardButton(v.visit.name.get(lang)[:60], callback_data=BUTTON_PREFIX + v.slug)
+        InlineKeyboardButton(button_label(v, lang), callback_data=BUTTON_PREFIX + v.slug)
         for v in ordered
     ]
     every = InlineKeyboardButton(t(lang, "visits.follow_every"), callback_data="sub:every_on")
