@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.i18n import DEFAULT_LANGUAGE, Html, escape, resolve_language, t
+from bot.i18n import DEFAULT_LANGUAGE, Html, escape, reading_language, resolve_language, t
 from bot.render import (
     MESSAGE_LIMIT,
     cut_html,
@@ -65,6 +65,11 @@ class RenderContext:
     sector_names: Mapping[str, str] = field(default_factory=dict)
     digest: bool = False
     visit_name: str = ""  # shown above the alert when the chat follows several visits
+    reading: str = ""  # the language of the visit's own texts (titles, places); "" = `lang`
+
+    @property
+    def data_lang(self) -> str:
+        return self.reading or self.lang
 
 
 @dataclass(frozen=True)
@@ -202,8 +207,8 @@ def _agreement(payload: Mapping[str, Any], ctx: RenderContext, *, correction: bo
 
 def _agenda(payload: Mapping[str, Any], ctx: RenderContext, *, reminder: bool) -> Html:
     lang = ctx.lang
-    title = _text(_localized(payload.get("title"), lang), MAX_TITLE) or "…"
-    place = _text(_localized(payload.get("place"), lang), MAX_TITLE)
+    title = _text(_localized(payload.get("title"), ctx.data_lang), MAX_TITLE) or "…"
+    place = _text(_localized(payload.get("place"), ctx.data_lang), MAX_TITLE)
     if reminder:
         minutes = int(payload.get("minutes_before") or 0)
         head = t(lang, "alert.reminder.head", minutes=minutes)
@@ -318,9 +323,12 @@ class ChatAlertRenderer:
     ) -> RenderContext:
         visit = (loaded or self.visits.all[0]).visit
         tz = zone(chat.timezone if chat else None, visit.timezone)
-        sectors = {s.key: s.name.get(lang) for s in visit.sectors}
-        label = visit.name.get(lang) if chat is not None and chat.several_visits else ""
-        return RenderContext(lang, tz, sectors, digest, visit_name=label)
+        chosen = chat is not None and chat.language is not None
+        code = chat.language_code if chat else None
+        reading = reading_language(lang, code, visit.languages, chosen=chosen)
+        sectors = {s.key: s.name.get(reading) for s in visit.sectors}
+        label = visit.name.get(reading) if chat is not None and chat.several_visits else ""
+        return RenderContext(lang, tz, sectors, digest, visit_name=label, reading=reading)
 
     def render(self, rows: Sequence[DueDelivery], chat: ChatView | None) -> list[RenderedMessage]:
         ctx = self.context(chat, rows)

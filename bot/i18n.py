@@ -9,6 +9,7 @@ break a message or inject markup.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from string import Formatter
@@ -73,6 +74,24 @@ def resolve_language(chosen: str | None, code: str | None) -> str:
     if chosen in LANGUAGES:
         return str(chosen)
     return language_for(code)
+
+
+def reading_language(
+    interface: str, code: str | None, languages: Sequence[str], *, chosen: bool = False
+) -> str:
+    """The language to show a visit's own texts in (names, facts, the programme).
+
+    A reader whose Telegram language has no interface catalogue but is one of the visit's
+    (Arabic, for the Egypt visit) reads the visit's texts in it, around English interface text;
+    an explicit `/language` choice (`chosen`), or a language with a catalogue, reads in the
+    interface language when the visit has it; English, every text's fallback, otherwise.
+    """
+    base = code.split("-")[0].split("_")[0].lower() if code else ""
+    if not chosen and base and base not in LANGUAGES and base in languages:
+        return base
+    if interface in languages:
+        return interface
+    return base if base in languages else DEFAULT_LANGUAGE
 
 
 def placeholders(template: str) -> set[str]:

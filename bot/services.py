@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackContext
 
 from bot.config import Settings
-from bot.i18n import DEFAULT_LANGUAGE, resolve_language
+from bot.i18n import DEFAULT_LANGUAGE, reading_language, resolve_language
 from bot.inbox import Inbox
 from jobs.delivery import DeliveryWorker
 from jobs.polling import Poller
@@ -148,6 +148,17 @@ class Services:
             return DEFAULT_LANGUAGE
         stored = await user_language(self.db, user.id)
         return resolve_language(stored.chosen, user.language_code or stored.language_code)
+
+    async def reading(self, update: Update | None, loaded: LoadedVisit) -> str:
+        """The language of the visit's own texts for this reader (see `reading_language`)."""
+        lang = await self.language(update)
+        user = update.effective_user if update else None
+        if user is None:
+            return reading_language(lang, None, loaded.visit.languages)
+        stored = await user_language(self.db, user.id)
+        code = user.language_code or stored.language_code
+        chosen = resolve_language(stored.chosen, None) == stored.chosen
+        return reading_language(lang, code, loaded.visit.languages, chosen=chosen)
 
     async def language_of(self, user_id: int) -> str:
         """A known user's language for messages they did not prompt (alerts, admin menus).

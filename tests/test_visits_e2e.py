@@ -196,3 +196,36 @@ async def test_following_every_visit(bot: BotHarness) -> None:
     assert "Every visit" in settings.text
     [stopped] = await bot.ask(EGYPT_READER, "/unsubscribe allvisits")
     assert "every visit" in stopped.text
+
+
+async def test_a_reader_without_a_catalogue_reads_the_visits_own_texts_in_their_language(
+    bot: BotHarness,
+) -> None:
+    """Arabic has no interface catalogue: English around the Egypt visit's Arabic texts, and
+    English texts for the Türkiye visit, which has none in Arabic."""
+    arabic = 3104
+    bot.standin.add_user(arabic, first_name="Reader", language_code="ar")
+    [agenda] = await bot.ask(arabic, "/agenda")
+    assert "الوصول من الإمارات" in agenda.text  # the programme in Arabic
+    assert "means the hour was not made public" in agenda.text or "—" in agenda.text
+    [visit_facts] = await bot.ask(arabic, "/facts visit")
+    assert any("\u0600" <= ch <= "\u06ff" for ch in visit_facts.text)
+    [_] = await bot.ask(arabic, f"/visit {TURKIYE}")
+    [turkish_agenda] = await bot.ask(arabic, "/agenda")
+    assert "Summit talks" in turkish_agenda.text  # English: the Türkiye file has no Arabic
+
+
+async def test_feeds_are_polled_only_inside_a_visits_tracking_window(
+    bot: BotHarness, feed: FeedServer
+) -> None:
+    await poll_until_idle(bot)
+    polled = len(feed.requests_to("/news.xml"))
+    assert polled >= 1  # inside both windows: polled
+    bot.clock.now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # both visits concluded long ago
+    await bot.services.db.execute("UPDATE feeds SET next_poll_at = NULL")
+    assert bot.services.poller is not None
+    report = await bot.services.poller.poll_due()
+    assert report.outcomes == {}
+    assert len(feed.requests_to("/news.xml")) == polled
+    [status] = await bot.ask(USER_ID, "/status")  # concluded visits stay readable
+    assert "ended" in status.text

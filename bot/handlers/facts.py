@@ -30,24 +30,25 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def answer_query(update: Update, context: ContextTypes.DEFAULT_TYPE, query: str) -> None:
     svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
+    data = await svc.reading(update, loaded)
     head = visit_header(svc, loaded, lang)
     query = query.strip()
     if not query:
-        keyboard = await topic_keyboard(svc, loaded, lang)
+        keyboard = await topic_keyboard(svc, loaded, data)
         await reply(update, context, head + t(lang, "facts.pick_topic"), keyboard=keyboard)
         return
     topic = await fact_store.find_topic(svc.db, loaded.id, query)
     if topic is not None:
         await send_topic(update, context, svc, loaded, topic.key, lang)
         return
-    found = await fact_store.search_facts(svc.db, loaded.id, query, lang)
+    found = await fact_store.search_facts(svc.db, loaded.id, query, data)
     shown_query = truncate(query, QUERY_ECHO_LIMIT)
     if not found:
         await reply(
             update,
             context,
             head + t(lang, "facts.no_match", query=shown_query),
-            keyboard=await topic_keyboard(svc, loaded, lang),
+            keyboard=await topic_keyboard(svc, loaded, data),
         )
         return
     title = t(lang, "facts.search_title", query=shown_query, count=len(found))
@@ -77,9 +78,10 @@ async def send_topic(
     key: str,
     lang: str,
 ) -> None:
+    data = await svc.reading(update, loaded)
     topic = next(x for x in await fact_store.topics(svc.db, loaded.id) if x.key == key)
-    found = await fact_store.facts_for_topic(svc.db, loaded.id, key, lang)
-    title = visit_header(svc, loaded, lang) + t(lang, "facts.topic_title", topic=topic.name(lang))
+    found = await fact_store.facts_for_topic(svc.db, loaded.id, key, data)
+    title = visit_header(svc, loaded, lang) + t(lang, "facts.topic_title", topic=topic.name(data))
     if not found:
         await reply(update, context, Html(f"{title}\n\n{t(lang, 'facts.topic_empty')}"))
         return

@@ -63,6 +63,7 @@ async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     `/agenda trip` shows every stop of the visit's trip in order."""
     svc, loaded = await visit_of(update, context)
     lang = await svc.language(update)
+    data = await svc.reading(update, loaded)
     chat = update.effective_chat
     chosen = await chat_timezone(svc.db, chat.id) if chat else None
     whole_trip = args_text(update).strip().lower() == "trip"
@@ -83,15 +84,22 @@ async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines: list[str] = []
         if whole_trip:
             lines.append(t(lang, "agenda.stop", visit=stop.visit.name.get(lang)))
-        lines += _agenda_lines(items, svc.now(), tz, lang, admin=admin)
+        lines += _agenda_lines(items, svc.now(), tz, lang, data, admin=admin)
         sections.append("\n".join(lines))
     sections.append(t(lang, "agenda.footer"))
     await reply(update, context, Html(head + "\n\n".join(sections)))
 
 
 def _agenda_lines(
-    items: Sequence[AgendaItem], now: dt.datetime, tz: dt.tzinfo, lang: str, *, admin: bool
+    items: Sequence[AgendaItem],
+    now: dt.datetime,
+    tz: dt.tzinfo,
+    lang: str,
+    data: str,
+    *,
+    admin: bool,
 ) -> list[str]:
+    """The programme in interface language `lang`, its titles and places in `data`."""
     if not items:
         return [t(lang, "agenda.empty")]
     marks = agenda_marks(list(items), now, tz)
@@ -108,8 +116,8 @@ def _agenda_lines(
             lang,
             "agenda.item",
             time=when,
-            title=item.title(lang),
-            place=item.place(lang),
+            title=item.title(data),
+            place=item.place(data),
             mark=t(lang, f"agenda.mark.{mark}") if mark else Html(""),
         )
         lines.append(t(lang, "agenda.admin_id", id=item.id) + line if admin else line)
