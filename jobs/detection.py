@@ -12,256 +12,38 @@ handful of regex scans.
 Sides. An item is about the visit when it has evidence for both the host and the guest side.
 Country aliases carry their side; leaders and anchors carry the side their visit file declares
 (`host`, `guest`, or `neutral` for an anchor that says none). A neutral anchor is visit-specific
-evidence that can stand in for either side.
+evidence that can stand in for either side, and so is a word naming an item of the programme
+(`match` of an agenda entry: "Anıtkabir") next to the visiting leader.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from jobs.textmatch import (
+    Hit,
+    Matcher,
+    Rule,
+    Script,
+    Text,
+    Words,
+    clause_of,
+    fold_char,
+    prepare,
+)
 from storage.textfold import fold
 from storage.visit import Named, Visit
-from storage.vocabulary import CodeRange, Vocabulary, in_ranges
+from storage.vocabulary import Vocabulary, in_ranges
 
 Kind = Literal["agreement", "agenda", "other"]
 Side = Literal["host", "guest", ""]
 Verdict = Literal["done", "planned", ""]
 
-# `fold` keeps punctuation as is, and NFKC turns the Korean middle dot "ㆍ" into a jamo vowel, so
-# the separators headlines use in "한·튀르키예" / "韓-土" are unified before folding.
-_SEPARATORS = str.maketrans(
-    {c: "·" for c in "ㆍ\u119e\u2027\u2219\u30fb\uff65\u22c5•"}
-    | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"}
-    | {c: "'" for c in "\u2019\u2018\u02bc\u00b4`"}
-)
 _APOSTROPHE_SUFFIX = re.compile(r"'([^\W\d_]+)")
-
-
-def _prepare(text: str) -> str:
-    return unicodedata.normalize("NFC", text).translate(_SEPARATORS)
-
-
-def _cased_fold(text: str) -> str:
-    """Fold character by character, keeping upper case, so acronyms ("KIND", "AI") can be told
-    from ordinary words ("kind", "said") after diacritics are gone."""
-    return "".join(_fold_char(ch) for ch in _prepare(text))
-
-
-@functools.lru_cache(maxsize=8192)
-def _fold_char(ch: str) -> str:
-    if ch.isspace():
-        return " "
-    folded = fold(ch)
-    return folded.upper() if ch.isupper() else folded
-
-
-@dataclass(frozen=True)
-class _Text:
-    """One piece of an item (title or summary), folded once for all matchers."""
-
-    low: str
-    cased: str
-
-    @classmethod
-    def of(cls, text: str) -> _Text:
-        cased = _cased_fold(text)
-        return cls(cased.lower(), cased)
-
-    def words(self) -> list[str]:
-        return re.findall(r"\w+", self.low)
-
-
-def _is_acronym(term: str) -> bool:
-    """Short all-capital terms ("KIND", "AI", "MB") collide with words once case is folded."""
-    letters = [c for c in term if c.isalpha()]
-    return 2 <= len(letters) <= 4 and all(c.isupper() for c in letters)
-
-
-def _char_class(ranges: Iterable[CodeRange]) -> str:
-    return "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges)
-
-
-class _Script:
-    """What the vocabularies in use say about word shapes, compiled for every matcher.
-
-    `attached` are the scripts whose words take particles without a space (Korean); a boundary
-    for other words is "no word character outside those scripts", so "MOU를" still has "MOU".
-    """
-
-    def __init__(self, vocabularies: Iterable[Vocabulary]) -> None:
-        ranges = sorted({r for v in vocabularies for r in v.attached})
-        self.attached: tuple[CodeRange, ...] = tuple(ranges)
-        cls = _char_class(ranges)
-        self.word = f"[^\\W{cls}]" if cls else r"\w"
-        self.attached_char = re.compile(f"[{cls}]") if cls else None
-
-    def is_attached(self, text: str) -> bool:
-        return self.attached_char is not None and bool(self.attached_char.search(text))
-
-
-Use = Literal["name", "term", "trap", "word"]
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """How one term is matched: its language and what it is (a name, a sector or trap term, or
-    a vocabulary word, which matches exactly unless it ends in `*`). Only sector terms stem by
-    length; names and traps allow the language's plural."""
-
-    vocabulary: Vocabulary
-    use: Use
-
-
-def _latin_body(folded: str) -> str:
-    # "Lee Jae Myung", "Lee Jae-myung" and "public-private" / "public private" are one name.
-    parts = [re.escape(p) for p in re.split(r"[\s-]+", folded) if p]
-    return r"[\s-]?".join(parts)
-
-
-def _term_pattern(term: str, rule: _Rule, script: _Script) -> tuple[str, bool] | None:
-    """A regex for one alias or term, and whether it must run on the case-preserving text.
-
-    Terms in an attached script match as substrings (particles attach without a space), spaces
-    optional. A *name* whose first word is one character ("이 대통령", "韓") must not continue a
-    word in the language's own script, where such a character is usually a particle. Other terms
-    need word boundaries, with the language's clitic prefixes allowed in front; a sector term long
-    enough for its language (and a vocabulary word written with `*`) allows any ending, other
-    names and terms the language's plural. An apostrophe suffix ("Kore'nin") passes a boundary.
-    """
-    vocab = rule.vocabulary
-    stem = term.endswith("*")
-    term = term.rstrip("*")
-    acronym = _is_acronym(term)
-    folded = _cased_fold(term).strip() if acronym else fold(_prepare(term))
-    if not folded:
-        return None
-    if script.is_attached(folded):
-        first = re.split(r"[\s·\-]", folded, maxsplit=1)[0]
-        guard = ""
-        if rule.use == "name" and len(first) <= 1 and vocab.script:
-            guard = f"(?<![{_char_class(vocab.script)}])"
-        return guard + r"\s?".join(re.escape(p) for p in folded.split(" ")), acronym
-    body = _latin_body(folded)
-    if rule.use == "term" and vocab.stems(folded) and not acronym:
-        stem = True
-    if stem and not acronym and folded.endswith("y") and len(folded) >= 5:
-        body = body[:-1] + "(?:y|ie)"  # technology / technologies
-    prefixes = "|".join(re.escape(p) for p in sorted(vocab.prefixes, key=len, reverse=True))
-    head = f"(?:{prefixes})?" if prefixes else ""
-    if stem and not acronym:
-        tail = f"{script.word}*"
-    elif rule.use != "word" and vocab.plural:
-        tail = "(?:" + "|".join(re.escape(p) for p in vocab.plural) + ")?"
-    else:
-        tail = ""
-    return rf"(?<!{script.word}){head}{body}{tail}(?!{script.word})", acronym
-
-
-@dataclass(frozen=True)
-class _Hit:
-    key: str
-    start: int
-    end: int
-
-
-class _Matcher:
-    """Many named terms compiled into a few alternations (folded and case-preserving)."""
-
-    def __init__(self, terms: Iterable[tuple[str, str, _Rule]], script: _Script) -> None:
-        # Longest first, so "Korea Expressway" wins over "Korea" and "한국전력" over "한국".
-        ordered = sorted(terms, key=lambda t: -len(t[1]))
-        self._keys: list[str] = []
-        self._cache: dict[_Text, list[_Hit]] = {}
-        self._script = script
-        # Bounded terms all start at a word boundary: the regexes test that boundary and the
-        # possible first letters once per position, before trying any alternative, which makes a
-        # scan several times faster than one alternation of hundreds of terms would be.
-        boundary = f"(?<!{script.word})"
-        bounded: dict[bool, list[str]] = {False: [], True: []}
-        firsts: dict[bool, set[str]] = {False: set(), True: set()}
-        open_firsts: dict[bool, bool] = {False: False, True: False}
-        other: dict[bool, list[str]] = {False: [], True: []}
-        for key, term, rule in ordered:
-            compiled = _term_pattern(term, rule, script)
-            if compiled is None:
-                continue
-            pattern, cased = compiled
-            group = f"(?P<g{len(self._keys)}>{{}})"
-            if pattern.startswith(boundary):
-                bounded[cased].append(group.format(pattern[len(boundary) :]))
-                if rule.vocabulary.prefixes:
-                    open_firsts[cased] = True  # a clitic may come first: no first-letter test
-                else:
-                    plain = term.rstrip("*")
-                    folded = _cased_fold(plain).strip() if cased else fold(_prepare(plain))
-                    firsts[cased].add(folded[0])
-            else:
-                other[cased].append(group.format(pattern))
-            self._keys.append(key)
-        self._regexes: list[tuple[re.Pattern[str], bool, bool]] = []
-        for cased in (False, True):
-            if bounded[cased]:
-                alternation = "|".join(bounded[cased])
-                first = "".join(sorted(re.escape(c) for c in firsts[cased]))
-                look = "" if open_firsts[cased] else f"(?=[{first}])"
-                regex = re.compile(f"{boundary}{look}(?:{alternation})")
-                self._regexes.append((regex, cased, False))
-            if other[cased]:
-                self._regexes.append((re.compile("|".join(other[cased])), cased, True))
-
-    def hits(self, text: _Text) -> list[_Hit]:
-        """Matches in text order; cached, because one item is scanned for several purposes."""
-        cached = self._cache.get(text)
-        if cached is None:
-            if len(self._cache) > 512:
-                self._cache.clear()
-            cached = self._cache[text] = self._scan(text)
-        return cached
-
-    def _scan(self, text: _Text) -> list[_Hit]:
-        found: list[_Hit] = []
-        attached = self._script.is_attached(text.low)
-        for regex, cased, needs_attached in self._regexes:
-            if needs_attached and not attached:
-                continue
-            for m in regex.finditer(text.cased if cased else text.low):
-                name = m.lastgroup or ""
-                found.append(_Hit(self._keys[int(name[1:])], m.start(), m.end()))
-        return sorted(found, key=lambda h: h.start)
-
-    def keys(self, text: _Text) -> set[str]:
-        return {h.key for h in self.hits(text)}
-
-
-class _Words:
-    """A vocabulary list: its words, minus the longer forms (`!`) that do not count."""
-
-    def __init__(self, entries: Iterable[tuple[str, str, Vocabulary]], script: _Script) -> None:
-        keep, drop = [], []
-        for key, term, vocab in entries:
-            if term.startswith("!"):
-                drop.append((key, term[1:], _Rule(vocab, "word")))
-            else:
-                keep.append((key, term, _Rule(vocab, "word")))
-        self._keep = _Matcher(keep, script)
-        self._drop = _Matcher(drop, script) if drop else None
-
-    def hits(self, text: _Text) -> list[_Hit]:
-        found = self._keep.hits(text)
-        if self._drop is None:
-            return found
-        spans = [(h.start, h.end) for h in self._drop.hits(text)]
-        return [h for h in found if not any(s <= h.start and h.end <= e for s, e in spans)]
-
-    def keys(self, text: _Text) -> set[str]:
-        return {h.key for h in self.hits(text)}
-
 
 # --- kind -----------------------------------------------------------------------------------
 
@@ -276,18 +58,18 @@ class _Signing:
     headline that also names one ("signs MoU", not "signs off").
     """
 
-    def __init__(self, vocab: Vocabulary, script: _Script) -> None:
+    def __init__(self, vocab: Vocabulary, script: Script) -> None:
         self.vocab = vocab
 
-        def words(terms: Sequence[str]) -> _Words | None:
-            return _Words(((t, t, vocab) for t in terms), script) if terms else None
+        def words(terms: Sequence[str]) -> Words | None:
+            return Words(((t, t, vocab) for t in terms), script) if terms else None
 
         self.documents = words(vocab.documents)
         self.signed = words(vocab.signed)
         self.planned = words((*vocab.planned, *vocab.future_anywhere))
         self.talked = words(vocab.talked_about)
 
-    def verdict(self, text: _Text) -> Verdict:
+    def verdict(self, text: Text) -> Verdict:
         v = self.vocab
         document = bool(self.documents and self.documents.hits(text))
         signs = self.signed.hits(text) if self.signed else []
@@ -361,8 +143,6 @@ class _Languages:
 
 # --- traps: which stop is the story about? ---------------------------------------------------
 
-_CLAUSE = re.compile(r"[,;:…|]|\.\.\.|\s-\s")
-
 
 class _PreviousStop:
     """Whether a place is where the traveller comes from ("after the G20, ...", "UAE 일정
@@ -377,11 +157,10 @@ class _PreviousStop:
             (fold(t.rstrip("*")), t.endswith("*")) for v in vocabularies for t in v.previous_after
         )
 
-    def __call__(self, text: _Text, hit: _Hit) -> bool:
-        starts = [0] + [m.end() for m in _CLAUSE.finditer(text.low) if m.end() <= hit.start]
-        ends = [m.start() for m in _CLAUSE.finditer(text.low) if m.start() >= hit.end]
-        before = re.findall(r"\w+", text.low[max(starts) : hit.start])
-        after = re.findall(r"\w+", text.low[hit.end : min(ends, default=len(text.low))])
+    def __call__(self, text: Text, hit: Hit) -> bool:
+        start, end = clause_of(text, hit)
+        before = re.findall(r"\w+", text.low[start : hit.start])
+        after = re.findall(r"\w+", text.low[hit.end : end])
         if self.before & set(before):
             return True
         if any(before[-len(p) :] == list(p) for p in self.right_before):
@@ -415,8 +194,8 @@ class _Evidence:
     host: bool
     guest: bool
     neutral: bool
-    traps: tuple[_Hit, ...]
-    host_places: tuple[_Hit, ...]
+    traps: tuple[Hit, ...]
+    host_places: tuple[Hit, ...]
 
     @property
     def enough(self) -> bool:
@@ -440,8 +219,8 @@ def _vocabulary(visit: Visit, lang: str) -> Vocabulary:
     )
 
 
-def _spellings(visit: Visit, named: Named) -> list[tuple[str, _Rule]]:
-    return [(text, _Rule(_vocabulary(visit, lang), "name")) for lang, text in named.spellings()]
+def _spellings(visit: Visit, named: Named) -> list[tuple[str, Rule]]:
+    return [(text, Rule(_vocabulary(visit, lang), "name")) for lang, text in named.spellings()]
 
 
 class Detector:
@@ -455,7 +234,7 @@ class Detector:
         self.visit = visit
         vocabularies = list(visit.vocabularies.values())
         every = vocabularies + [v for s in other_stops for v in s.vocabularies.values()]
-        self._script = script = _Script(every)
+        self._script = script = Script(every)
         self.sides: dict[str, Side] = {}
         for named in (*visit.leaders, *visit.anchors):
             self.sides[named.key] = "" if named.side == "neutral" else named.side
@@ -467,10 +246,10 @@ class Detector:
             for item in (visit.host, visit.guest, *visit.leaders, *visit.anchors)
             for text, rule in _spellings(visit, item)
         ]
-        self._entities = _Matcher(own, script)
-        self._traps = _Matcher(
+        self._entities = Matcher(own, script)
+        self._traps = Matcher(
             [
-                (trap.key, term, _Rule(_vocabulary(visit, lang), "trap"))
+                (trap.key, term, Rule(_vocabulary(visit, lang), "trap"))
                 for trap in visit.traps
                 for lang, terms in trap.terms.items()
                 for term in terms
@@ -478,9 +257,9 @@ class Detector:
             + self._stop_terms(visit, other_stops, own),
             script,
         )
-        self._sectors = _Matcher(
+        self._sectors = Matcher(
             [
-                (s.key, term, _Rule(_vocabulary(visit, lang), "term"))
+                (s.key, term, Rule(_vocabulary(visit, lang), "term"))
                 for s in visit.sectors
                 for lang, terms in s.terms.items()
                 for term in terms
@@ -488,7 +267,28 @@ class Detector:
             script,
         )
         self._signing = [_Signing(v, script) for v in vocabularies]
-        self._agenda = _Words(((v.code, t, v) for v in vocabularies for t in v.agenda), script)
+        # Programme news: the agenda words, and the words naming a kind of programme item
+        # ("lands", "헌화", "çelenk"), which `jobs.programme` reads further.
+        self._agenda = Words(
+            (
+                (v.code, t, v)
+                for v in vocabularies
+                for t in (*v.agenda, *(w for words in v.events.values() for w in words))
+            ),
+            script,
+        )
+        # The words telling the visit's programme items apart ("Anıtkabir", "war memorial"):
+        # visit-specific, so with the guest they make an item about the visit.
+        self._programme = Words(
+            (
+                (entry.key, term, _vocabulary(visit, lang))
+                for entry in visit.agenda
+                for lang, terms in entry.match.items()
+                for term in terms
+            ),
+            script,
+            scoped=True,
+        )
         self._languages = _Languages(vocabularies)
         self._previous_stop = _PreviousStop(vocabularies)
         self._stopwords = frozenset(w for v in vocabularies for w in v.stopwords)
@@ -503,8 +303,8 @@ class Detector:
 
     @staticmethod
     def _stop_terms(
-        visit: Visit, stops: Sequence[Visit], own: Sequence[tuple[str, str, _Rule]]
-    ) -> list[tuple[str, str, _Rule]]:
+        visit: Visit, stops: Sequence[Visit], own: Sequence[tuple[str, str, Rule]]
+    ) -> list[tuple[str, str, Rule]]:
         """The other stops' host countries, venues and host leaders, minus anything naming
         this visit (two stops in one country must not trap each other)."""
         mine = {fold(text) for _, text, _ in own}
@@ -516,7 +316,7 @@ class Detector:
             places = [*_spellings(stop, stop.host)]
             places += [spelling for leader in hosts for spelling in _spellings(stop, leader)]
             places += [
-                (text, _Rule(_vocabulary(stop, lang), "name"))
+                (text, Rule(_vocabulary(stop, lang), "name"))
                 for lang, text in stop.venue.values.items()
             ]
             found += [(OTHER_STOPS, text, rule) for text, rule in places if fold(text) not in mine]
@@ -525,14 +325,14 @@ class Detector:
     def _is_venue(self, named: Named, venue: tuple[str, ...]) -> bool:
         """Whether an anchor names the visit's venue ("Presidential Complex" in "Presidential
         Complex, Ankara"): the venue's own words, matched like any alias."""
-        own = _Matcher(
+        own = Matcher(
             [(named.key, text, rule) for text, rule in _spellings(self.visit, named)], self._script
         )
-        return any(own.keys(_Text.of(v)) for v in venue)
+        return any(own.keys(Text.of(v)) for v in venue)
 
     # -- evidence ------------------------------------------------------------------------------
 
-    def _evidence(self, text: _Text) -> _Evidence:
+    def _evidence(self, text: Text) -> _Evidence:
         hits = self._entities.hits(text)
         sides = {self._side(h.key) for h in hits}
         places = [h for h in hits if self._side(h.key) == "host" and h.key not in self._leaders]
@@ -544,6 +344,12 @@ class Detector:
             host_places=tuple(places),
         )
 
+    def _guest_leader(self, text: Text) -> bool:
+        return any(
+            h.key in self._leaders and self._side(h.key) == "guest"
+            for h in self._entities.hits(text)
+        )
+
     def _side(self, key: str) -> Side:
         if key == "host":
             return "host"
@@ -551,7 +357,7 @@ class Detector:
             return "guest"
         return self.sides.get(key, "")
 
-    def _trap(self, ev: _Evidence, text: _Text) -> str | None:
+    def _trap(self, ev: _Evidence, text: Text) -> str | None:
         """The trap that decides the item, if any. Other stops of the tour only count when the
         first place the story is *at* is one of them, so "After G20, Lee heads to Türkiye" and
         "Lee arrives in Ankara; UAE, Egypt next" stay relevant."""
@@ -573,12 +379,12 @@ class Detector:
         day = local_day(self.visit, published)
         return self.visit.tracking_from <= day <= self.visit.tracking_until
 
-    def _kind_of(self, text: _Text) -> Kind:
+    def _kind_of(self, text: Text) -> Kind:
         """A completed signing beats everything; a planned signing is agenda news."""
         verdicts = {signing.verdict(text) for signing in self._signing}
         if "done" in verdicts and "planned" not in verdicts:
             return "agreement"
-        if "planned" in verdicts or self._agenda.hits(text):
+        if "planned" in verdicts or self._agenda.hits(text) or self._programme.hits(text):
             return "agenda"
         return "other"
 
@@ -596,7 +402,7 @@ class Detector:
     ) -> tuple[Detection, int]:
         """The detection and the strength of its evidence (2 both sides, 1 side and anchor),
         so an item several visits claim can go to the one it is most about."""
-        head, body = _Text.of(title), _Text.of(summary)
+        head, body = Text.of(title), Text.of(summary)
         kind = self._kind_of(head)
         if kind == "other" and summary and self._kind_of(body) == "agenda":
             kind = "agenda"  # a summary never makes an agreement: no signing inferred from context
@@ -621,12 +427,16 @@ class Detector:
                 return result(False, f"trap: {trap} (summary)")
         if ev.enough:
             return result(True, _why(ev) + " + window", ev.strength)
-        combined = self._evidence(_Text.of(title + " \n " + summary)) if summary else ev
+        combined = self._evidence(Text.of(title + " \n " + summary)) if summary else ev
         if combined.enough:
             return result(True, _why(combined) + " (summary) + window", combined.strength)
+        if self._guest_leader(head) and self._programme.hits(head):
+            # "Lee lays wreath at Anıtkabir": the visiting leader at a place of the programme
+            # (the guest country is not enough: "Korean tourists visit Anıtkabir").
+            return result(True, "guest leader + programme item + window", 1)
         return result(False, "one side only" if combined.host or combined.guest else "no sides")
 
-    def _parties(self, text: _Text) -> tuple[str, ...]:
+    def _parties(self, text: Text) -> tuple[str, ...]:
         keys = {
             k
             for k in self._entities.keys(text)
@@ -640,21 +450,21 @@ class Detector:
 
     def _strip_names(self, text: str) -> str:
         """`text` with the visit's names blanked out, for language detection."""
-        hits = self._entities.hits(_Text.of(text))
+        hits = self._entities.hits(Text.of(text))
         if not hits:
             return text
         kept, offset = [], 0
-        for ch in _prepare(text):
+        for ch in prepare(text):
             named = any(h.start <= offset < h.end for h in hits)
             kept.append(" " if named else ch)
-            offset += len(_fold_char(ch))
+            offset += len(fold_char(ch))
         return "".join(kept)
 
     def title_terms(self, title: str) -> frozenset[str]:
         """Comparable terms of a title: anchors by key ("@kepco" for "한국전력" and "KEPCO"),
         sectors by key, and the remaining content words, lightly normalised. Country and leader
         names are left out: nearly every item has them."""
-        text = _Text.of(title)
+        text = Text.of(title)
         named = self._entities.hits(text)
         terms = {f"@{h.key}" for h in named if h.key in self._anchor_order}
         terms |= {f"#{k}" for k in self._sectors.keys(text)}

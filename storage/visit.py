@@ -119,6 +119,10 @@ class AgendaEntry:
     title: Localized
     place: Localized
     source: Source
+    # How the news names it: its kinds (arrival, wreath, … from the vocabularies' `events`) and
+    # words that tell it from other items of its kind, per language.
+    events: tuple[str, ...] = ()
+    match: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -277,6 +281,8 @@ def parse_visit(data: Mapping[str, Any], *, content_hash: str = "", file: str = 
                 title=_localized(raw["title"]),
                 place=_localized(raw.get("place")),
                 source=sources[raw["source"]],
+                events=tuple(raw.get("events", ())),
+                match=_terms(raw.get("match")),
             )
         )
     trip = data.get("trip")

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-from storage.vocabulary import builtin_files, builtin_languages
+from storage.vocabulary import builtin, builtin_files, builtin_languages
 
 SCHEMA_FILE = "visit.schema.json"
 INTERFACE_FALLBACK = "en"  # names must exist in English: the interface falls back to it
@@ -158,6 +158,7 @@ class _Rules:
         self.references()
         self.unique_keys()
         self.time_zones()
+        self.agenda_events()
         return self.problems
 
     def placeholders(self, value: Any, path: list[Any]) -> None:
@@ -194,6 +195,25 @@ class _Rules:
             day = item.get("signed_on") if isinstance(item, Mapping) else None
             if _is_date(day) and not start <= day <= until:
                 self.add(f"agreements[{index}].signed_on", f"{day} is outside the tracking window")
+
+    def agenda_events(self) -> None:
+        """An agenda item's kinds must be ones the visit's vocabularies name."""
+        known = set()
+        own = self.data.get("vocabulary", {})
+        for lang in self.languages:
+            data = own.get(lang, {}) if isinstance(own, Mapping) else {}
+            programme = data.get("programme", {}) if isinstance(data, Mapping) else {}
+            known |= set(programme.get("events", {}) if isinstance(programme, Mapping) else ())
+            built = builtin(lang)
+            known |= set(built.events) if built else set()
+        for index, item in enumerate(self.data.get("agenda", [])):
+            events = item.get("events", []) if isinstance(item, Mapping) else []
+            for position, event in enumerate(events if isinstance(events, list) else []):
+                if isinstance(event, str) and event not in known:
+                    self.add(
+                        f"agenda[{index}].events[{position}]",
+                        f"unknown kind {event!r} (known: {', '.join(sorted(known))})",
+                    )
 
     def languages_declared(self) -> None:
         languages = self.languages
@@ -248,7 +268,7 @@ class _Rules:
             ("traps", ("terms",)),
             ("topics", ("name",)),
             ("facts", ("text",)),
-            ("agenda", ("title", "place")),
+            ("agenda", ("title", "place", "match")),
         ):
             for index, item in enumerate(self.data.get(table, [])):
                 for key in keys:

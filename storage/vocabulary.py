@@ -80,6 +80,29 @@ class Vocabulary:
     previous_right_before: tuple[tuple[str, ...], ...] = ()
     previous_after: tuple[str, ...] = ()
     previous_suffixes: frozenset[str] = frozenset()
+    # programme news: how a headline speaks of an item, and the kinds of items
+    cancelled: tuple[str, ...] = ()
+    moved: tuple[str, ...] = ()
+    underway: tuple[str, ...] = ()
+    announced: tuple[str, ...] = ()
+    announced_before: tuple[str, ...] = ()
+    reported: tuple[str, ...] = ()
+    background_before: tuple[str, ...] = ()
+    background_after: tuple[str, ...] = ()
+    verb_last: bool = False  # markers after an item's clause still speak of it (Korean)
+    events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # dates and times in headlines
+    months: tuple[tuple[str, ...], ...] = ()  # January first
+    weekdays: tuple[tuple[str, ...], ...] = ()  # Monday first
+    today: tuple[str, ...] = ()
+    tomorrow: tuple[str, ...] = ()
+    yesterday: tuple[str, ...] = ()
+    month_suffix: tuple[str, ...] = ()
+    day_suffix: tuple[str, ...] = ()
+    hour_suffix: tuple[str, ...] = ()
+    minute_suffix: tuple[str, ...] = ()
+    am: tuple[str, ...] = ()
+    pm: tuple[str, ...] = ()
 
     def stems(self, term: str) -> bool:
         """Whether a sector term of this language matches with any ending."""
@@ -101,6 +124,8 @@ def vocabulary_from(code: str, data: Mapping[str, Any]) -> Vocabulary:
     headlines = data.get("headlines", {})
     signing = data.get("signing", {})
     previous = data.get("previous_stop", {})
+    programme = data.get("programme", {})
+    dates = programme.get("dates", {})
     numbers = [fold(n) for n in headlines.get("numbers", ())]
     return Vocabulary(
         code=code,
@@ -132,6 +157,27 @@ def vocabulary_from(code: str, data: Mapping[str, Any]) -> Vocabulary:
         previous_right_before=_phrases(previous.get("right_before", ())),
         previous_after=_tuple(previous, "after"),
         previous_suffixes=_folded(previous.get("suffixes", ())),
+        cancelled=_tuple(programme, "cancelled"),
+        moved=_tuple(programme, "moved"),
+        underway=_tuple(programme, "underway"),
+        announced=_tuple(programme, "announced"),
+        announced_before=_tuple(programme, "announced_before"),
+        reported=_tuple(programme, "reported"),
+        background_before=_tuple(programme, "background_before"),
+        background_after=_tuple(programme, "background_after"),
+        verb_last=bool(programme.get("verb_last", False)),
+        events={str(k): tuple(map(str, v)) for k, v in programme.get("events", {}).items()},
+        months=tuple(tuple(map(str, forms)) for forms in dates.get("months", ())),
+        weekdays=tuple(tuple(map(str, forms)) for forms in dates.get("weekdays", ())),
+        today=_tuple(dates, "today"),
+        tomorrow=_tuple(dates, "tomorrow"),
+        yesterday=_tuple(dates, "yesterday"),
+        month_suffix=_tuple(dates, "month_suffix"),
+        day_suffix=_tuple(dates, "day_suffix"),
+        hour_suffix=_tuple(dates, "hour_suffix"),
+        minute_suffix=_tuple(dates, "minute_suffix"),
+        am=_tuple(dates, "am"),
+        pm=_tuple(dates, "pm"),
     )
 
 
@@ -148,7 +194,13 @@ def extended(base: Vocabulary, extra: Vocabulary) -> Vocabulary:
         elif isinstance(value, frozenset):
             changes[name] = current | value
         elif isinstance(value, Mapping):
-            changes[name] = {**current, **value}
+            merged = dict(current)
+            for key, extra_value in value.items():  # an event's words grow like any list
+                old = merged.get(key)
+                if isinstance(old, tuple) and isinstance(extra_value, tuple):
+                    extra_value = old + tuple(v for v in extra_value if v not in old)
+                merged[key] = extra_value
+            changes[name] = merged
         elif name != "name" or value != extra.code:  # a name defaults to the code: not said
             changes[name] = value
     return replace(base, **changes)
