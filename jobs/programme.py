@@ -16,7 +16,8 @@ visit's programme items:
 * **A day and time** the headline gives ("on Wednesday", "26 Kasım", "24일 오후 3시"), for the
   new day of a moved item and to prefill a proposed one.
 
-Nothing here decides what to do about it: `jobs.polling` does (mark, propose, alert).
+`effect_of` says what the story does to the programme; `jobs.polling` applies it (mark, propose,
+alert) through `storage.programme`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from jobs.textmatch import CLAUSE, Hit, Script, Text, Words, clause_of
+from storage.agenda import AgendaItem
+from storage.programme import Effect, ProgrammeEffect
 from storage.textfold import fold
 from storage.visit import Visit
 from storage.vocabulary import Vocabulary
@@ -499,3 +502,67 @@ def _dated(visit: Visit, month: int | None, day: int) -> dt.date | None:
     if not found:
         return None
     return min(found, key=lambda d: abs((d - visit.starts_on).days))
+
+
+# --- what the polling job does with it ------------------------------------------------------
+
+
+def stored_items(items: Sequence[AgendaItem]) -> list[ProgrammeItem]:
+    """The stored programme (admin items included) as the reader takes it."""
+    return [
+        ProgrammeItem(
+            id=item.id,
+            starts_at=item.starts_at,
+            time_known=item.time_known,
+            titles=item.titles,
+            events=item.events,
+            match=item.match,
+            key=item.key or "",
+        )
+        for item in items
+    ]
+
+
+_READERS: dict[tuple[str, str, tuple[ProgrammeItem, ...]], ProgrammeReader] = {}
+
+
+def reader_for(visit: Visit, items: Sequence[ProgrammeItem]) -> ProgrammeReader:
+    """A cached reader for the visit and its programme as it stands (compiling one takes a
+    moment; the programme changes rarely)."""
+    key = (visit.slug, visit.content_hash, tuple(items))
+    reader = _READERS.get(key)
+    if reader is None:
+        if len(_READERS) > 32:
+            _READERS.clear()
+        reader = _READERS[key] = ProgrammeReader(visit, items)
+    return reader
+
+
+def effect_of(news: ProgrammeNews, visit: Visit, published: dt.datetime) -> ProgrammeEffect | None:
+    """What the story does: mark its item (done, under way), record an announcement, or
+    propose a move, a cancellation or a new item. A story naming a kind that is on the
+    programme without saying which item (`ambiguous`) does nothing: it is not new either."""
+    said = news.said
+    if news.item is not None:
+        effect: Effect = {
+            "reported": "done",
+            "underway": "underway",
+            "announced": "announced",
+            "moved": "moved",
+            "cancelled": "cancelled",
+        }[news.mood]  # type: ignore[assignment]
+        return ProgrammeEffect(
+            effect,
+            news.item.id,
+            news.item.events,
+            said.day if effect == "moved" else None,
+            said.time if effect == "moved" else None,
+            said.explicit,
+        )
+    if news.ambiguous or not news.events or news.mood in ("moved", "cancelled"):
+        return None
+    day = said.day
+    if day is None or not visit.tracking_from <= day <= visit.tracking_until:
+        local = published.astimezone(visit.timezone).date()
+        day = min(max(local, visit.starts_on), visit.ends_on)
+    return ProgrammeEffect("new", None, news.events, day, said.time, said.day is not None)

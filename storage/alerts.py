@@ -14,7 +14,11 @@ An alert belongs to one visit. It goes to the active chats subscribed to that vi
 those following every visit (`all_visit_subscriptions`), by kind:
 agreement, correction -> subscriptions with wants_agreements;
 agenda, reminder      -> subscriptions with wants_agenda;
+programme             -> subscriptions with wants_agenda, in chats that kept feed-driven agenda
+                         alerts on (chats.feed_agenda);
 broadcast             -> every subscription (of the admin's current visit, and all-visit ones).
+A confirmation may spare the chats an earlier alert told already (`spare_recipients_of`): the
+feeds reported the item, an admin confirmed it, nobody hears it twice.
 
 Payload shapes (JSON, rendered per chat at send time by `bot.alert_render`)
 ---------------------------------------------------------------------------
@@ -26,6 +30,12 @@ agenda:     {"item_id": int, "change": "new" | "changed" | "deleted",
              "starts_at": ISO-8601 UTC, "time_known": bool,
              "title": {"en": str, "ko": str, "tr": str}, "place": {"en": ..., ...}}
 reminder:   the agenda shape plus "minutes_before": int
+programme:  what the feeds report about the programme, until an admin confirms it:
+            {"change": "done" | "moved" | "cancelled" | "new", "status": "reported" |
+             "confirmed", "item_id": int | None, "story_id": int, "starts_at", "time_known",
+             "title", "place" (the agenda shape; for "new", the story's headline as "title"),
+             "new_day": "YYYY-MM-DD" | None, "new_time": "HH:MM" | None (a move's new time, as
+             the story gives it), "sources": [{"title": str, "url": str}]}
 broadcast:  {"text": str}  (plain text; it is escaped when rendered)
 correction: the agreement shape plus
             "change": {"field": agreement column, "old": str | None, "new": str | None}
@@ -38,7 +48,8 @@ When a delivery becomes due
 `not_before` is computed per chat when the alert is created: now, or the end of the chat's
 quiet hours, or the chat's next digest hour (reminders skip the digest: they are only useful
 before the item starts). Changing those preferences reschedules the chat's pending rows
-(`reschedule_chat`).
+(`reschedule_chat`). Feed-driven agenda alerts are also capped per chat and hour
+(`PROGRAMME_PER_HOUR`): the ones beyond wait for the same moment and go out as one message.
 """
 
 from __future__ import annotations
@@ -57,8 +68,15 @@ from storage.db import Database, Tx, from_db_time, to_db_time
 
 log = logging.getLogger(__name__)
 
-AlertKind = Literal["agreement", "agenda", "reminder", "broadcast", "correction"]
-ALERT_KINDS: tuple[AlertKind, ...] = ("agreement", "agenda", "reminder", "broadcast", "correction")
+AlertKind = Literal["agreement", "agenda", "reminder", "broadcast", "correction", "programme"]
+ALERT_KINDS: tuple[AlertKind, ...] = (
+    "agreement",
+    "agenda",
+    "reminder",
+    "broadcast",
+    "correction",
+    "programme",
+)
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
 
 # Kinds a chat in digest mode still receives at once: a reminder is stale after its item starts.
@@ -69,8 +87,16 @@ _TARGETS: dict[str, str] = {
     "correction": "wants_agreements = 1",
     "agenda": "wants_agenda = 1",
     "reminder": "wants_agenda = 1",
+    "programme": "wants_agenda = 1",
     "broadcast": "1 = 1",
 }
+# What the chat itself must allow: feed-driven agenda alerts can be turned off (/settings).
+_CHAT_TARGETS: dict[str, str] = {"programme": "c.feed_agenda = 1"}
+
+# Feed-driven agenda alerts per chat: at most this many messages in any hour; beyond that they
+# wait and go out folded into one message when the hour allows (see `_fold_programme`).
+PROGRAMME_PER_HOUR = 3
+PROGRAMME_WINDOW = dt.timedelta(hours=1)
 
 # --- waking the worker --------------------------------------------------------------------
 
@@ -191,6 +217,7 @@ async def create_alert(
     created_by: int | None = None,
     now: dt.datetime | None = None,
     default_tz: dt.tzinfo | None = None,
+    spare_recipients_of: int | None = None,
 ) -> int | None:
     """Insert the alert and one 'pending' delivery per active subscription that wants `kind`.
 
@@ -217,12 +244,14 @@ async def create_alert(
     # The visit's subscribers and the chats that follow every visit; a chat that is both
     # gets one delivery (the SELECT is a UNION, the INSERT ignores a second row anyway).
     wanted = _TARGETS[kind]
+    allowed = _CHAT_TARGETS.get(kind, "1 = 1")
     rows = await tx.fetchall(
         "SELECT c.chat_id, c.timezone, c.quiet_start, c.quiet_end, c.digest_hour FROM chats c"
-        " WHERE c.active = 1 AND c.chat_id IN ("
+        f" WHERE c.active = 1 AND {allowed} AND c.chat_id IN ("
         f" SELECT chat_id FROM subscriptions WHERE visit_id = ? AND {wanted}"
-        f" UNION SELECT chat_id FROM all_visit_subscriptions WHERE {wanted})",
-        (visit_id,),
+        f" UNION SELECT chat_id FROM all_visit_subscriptions WHERE {wanted})"
+        " AND c.chat_id NOT IN (SELECT chat_id FROM deliveries WHERE alert_id = ?)",
+        (visit_id, spare_recipients_of if spare_recipients_of is not None else -1),
     )
     cache: dict[ChatPrefs, str] = {}
     values: list[tuple[int, int, str]] = []
@@ -237,9 +266,51 @@ async def create_alert(
         " VALUES (?, ?, 'pending', ?)",
         values,
     )
+    if kind == "programme":
+        await _fold_programme(tx, alert_id, now)
     wake_delivery()
     log.info("alert %s (%s) queued for %d chats", alert_id, kind, len(values))
     return alert_id
+
+
+async def _fold_programme(tx: Tx, alert_id: int, now: dt.datetime) -> None:
+    """Hold this feed-driven agenda alert in chats that had `PROGRAMME_PER_HOUR` of them in
+    the last hour, until the hour allows one more message; every alert held in a chat waits for
+    the same moment, so the worker, which bundles a chat's due alerts, sends them as one.
+
+    Counted in messages, not alerts: alerts due at the same moment are one message. A chat with
+    a fold already waiting joins it; otherwise the new fold goes out an hour after the oldest
+    of its last `PROGRAMME_PER_HOUR` messages. Only chats with recent programme alerts are
+    looked at, so the usual case is one indexed query.
+    """
+    since = to_db_time(now - PROGRAMME_WINDOW)
+    recent = await tx.fetchall(
+        "SELECT chat_id, not_before FROM deliveries WHERE alert_id IN (SELECT id FROM alerts"
+        " WHERE kind = 'programme' AND id != ? AND created_at > ?) AND not_before > ?",
+        (alert_id, to_db_time(now - dt.timedelta(days=1)), since),
+    )
+    slots: dict[int, set[str]] = {}
+    for row in recent:
+        slots.setdefault(int(row["chat_id"]), set()).add(str(row["not_before"]))
+    busy = {chat: sorted(s) for chat, s in slots.items() if len(s) >= PROGRAMME_PER_HOUR}
+    if not busy:
+        return
+    mine = await tx.fetchall(
+        "SELECT id, chat_id, not_before FROM deliveries WHERE alert_id = ?"
+        " AND chat_id IN (SELECT value FROM json_each(?))",
+        (alert_id, json.dumps(sorted(busy))),
+    )
+    stamp = to_db_time(now)
+    changes = []
+    for row in mine:
+        used = busy[int(row["chat_id"])]
+        if used[-1] > stamp:
+            fold = used[-1]  # a fold (or a held alert) is waiting: join it
+        else:
+            oldest = from_db_time(used[-PROGRAMME_PER_HOUR])
+            fold = to_db_time(oldest + PROGRAMME_WINDOW)
+        changes.append((max(fold, str(row["not_before"])), int(row["id"])))
+    await tx.executemany("UPDATE deliveries SET not_before = ? WHERE id = ?", changes)
 
 
 async def reschedule_chat(

@@ -123,6 +123,16 @@ async def _sync_agenda(tx: Tx, visit_id: int, visit: Visit, now: str) -> None:
                 now,
             ),
         )
+        # How the news names the item is the file's to say, curated or not.
+        await tx.execute(
+            "UPDATE agenda_items SET events = ?, match = ? WHERE visit_id = ? AND key = ?",
+            (
+                json.dumps(list(item.events)),
+                json.dumps({k: list(v) for k, v in item.match.items()}, ensure_ascii=False),
+                visit_id,
+                item.key,
+            ),
+        )
 
 
 async def _sync_agreements(tx: Tx, visit_id: int, visit: Visit, now: str) -> None:

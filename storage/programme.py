@@ -1,0 +1,328 @@
+"""What the news did to the programme: items marked as reported, and proposals for admins.
+
+The polling job writes here, in the transaction that stores the story (`record`): a report
+marks its item under way or done "as reported" (never over what an admin set, never touching
+time, title or place), and a story saying an item moved, was cancelled, or is not on the
+programme yet becomes a *proposal* waiting in the review queue. Its alert (kind 'programme',
+marked Reported) goes out at once; an admin's decision (`decide_proposal`) applies the change,
+and its agenda alert spares the chats the Reported one reached, so nobody hears it twice, while
+chats that turned feed-driven alerts off hear the confirmed change.
+
+Race-safe like signings: only the transaction that moves a proposal out of 'pending' applies it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from storage.agenda import AgendaItem, agenda_item, insert_item, update_item, withdraw_item
+from storage.audit import Actor, AuditedTx, audited
+from storage.db import Database, Reader, Tx, to_db_time
+from storage.news import story_sources
+
+Effect = Literal["announced", "underway", "done", "moved", "cancelled", "new"]
+# Effects an admin decides; the others only mark, or record a source.
+PROPOSED: frozenset[str] = frozenset({"moved", "cancelled", "new"})
+_RANK = {"scheduled": 0, "underway": 1, "done": 2}
+MAX_SOURCES = 5
+
+
+@dataclass(frozen=True)
+class ProgrammeEffect:
+    """What one story does to the programme, as the polling job decided it."""
+
+    effect: Effect
+    item_id: int | None
+    events: tuple[str, ...] = ()
+    proposed_day: dt.date | None = None
+    proposed_time: dt.time | None = None
+    day_said: bool = False
+
+
+async def story_for_item(
+    tx: Tx, visit_id: int, item_id: int, effect: Effect, around: dt.date, days: int = 2
+) -> int | None:
+    """An earlier story saying the same of the same item, to merge a report into: the press
+    reports an arrival in several outlets and languages, the programme hears it once."""
+    row = await tx.fetchone(
+        "SELECT p.story_id FROM programme_news p JOIN stories s ON s.id = p.story_id"
+        " WHERE p.visit_id = ? AND p.item_id = ? AND p.effect = ? AND s.day BETWEEN ? AND ?"
+        " ORDER BY p.story_id LIMIT 1",
+        (
+            visit_id,
+            item_id,
+            effect,
+            (around - dt.timedelta(days=days)).isoformat(),
+            (around + dt.timedelta(days=days)).isoformat(),
+        ),
+    )
+    return None if row is None else int(row["story_id"])
+
+
+async def record(
+    tx: Tx, visit_id: int, story_id: int, effect: ProgrammeEffect, now: dt.datetime
+) -> None:
+    """Remember what the story does; proposals wait for review."""
+    await tx.execute(
+        "INSERT OR IGNORE INTO programme_news (story_id, visit_id, item_id, effect, events,"
+        " proposed_day, proposed_time, day_said, review, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            story_id,
+            visit_id,
+            effect.item_id,
+            effect.effect,
+            json.dumps(list(effect.events)),
+            effect.proposed_day.isoformat() if effect.proposed_day else None,
+            effect.proposed_time.strftime("%H:%M") if effect.proposed_time else None,
+            int(effect.day_said),
+            "pending" if effect.effect in PROPOSED else "none",
+            to_db_time(now),
+        ),
+    )
+
+
+async def mark_item(
+    tx: Tx, item_id: int, status: Literal["underway", "done"], story_id: int, now: dt.datetime
+) -> bool:
+    """Mark an item as the story reports it; True when that changed it. Only forward
+    (scheduled, under way, done), and never over a status an admin set."""
+    lower = [s for s, rank in _RANK.items() if rank < _RANK[status]]
+    changed = await tx.execute_rowcount(
+        "UPDATE agenda_items SET status = ?, status_origin = 'feeds', status_story_id = ?,"
+        " status_at = ? WHERE id = ? AND deleted_at IS NULL"
+        " AND (status_origin IS NULL OR status_origin = 'feeds')"
+        " AND status IN (SELECT value FROM json_each(?))",
+        (status, story_id, to_db_time(now), item_id, json.dumps(lower)),
+    )
+    return changed == 1
+
+
+async def set_alert(tx: Tx, story_id: int, alert_id: int | None) -> None:
+    await tx.execute(
+        "UPDATE programme_news SET alert_id = ? WHERE story_id = ?", (alert_id, story_id)
+    )
+
+
+async def effects_of(tx: Tx, story_ids: Sequence[int]) -> dict[int, str]:
+    """The programme effect of each story that has one (merge candidates are told apart)."""
+    rows = await tx.fetchall(
+        "SELECT story_id, effect FROM programme_news"
+        " WHERE story_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(story_ids)),),
+    )
+    return {int(r["story_id"]): str(r["effect"]) for r in rows}
+
+
+# --- the review queue ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A programme proposal as its review card shows it."""
+
+    story_id: int
+    visit_id: int
+    effect: str
+    title: str  # the story's headline
+    item: AgendaItem | None
+    events: tuple[str, ...]
+    proposed_day: dt.date | None
+    proposed_time: dt.time | None
+    day_said: bool
+    review: str
+    reviewed_by: int | None
+    sources: tuple[tuple[str, str], ...]
+    alert_id: int | None
+    day: dt.date  # the story's day
+
+
+async def proposal(db: Reader, visit_id: int | None, story_id: int) -> Proposal | None:
+    """One proposal; of one visit, or (None) of whichever visit it belongs to."""
+    row = await db.fetchone(
+        "SELECT p.*, s.title AS story_title, s.day AS story_day FROM programme_news p"
+        " JOIN stories s ON s.id = p.story_id"
+        " WHERE p.story_id = ? AND (? IS NULL OR p.visit_id = ?)",
+        (story_id, visit_id, visit_id),
+    )
+    if row is None:
+        return None
+    item = await agenda_item(db, int(row["item_id"])) if row["item_id"] is not None else None
+    sources = await story_sources(db, [story_id], limit=MAX_SOURCES)
+    return Proposal(
+        story_id=story_id,
+        visit_id=int(row["visit_id"]),
+        effect=row["effect"],
+        title=row["story_title"],
+        item=item,
+        events=tuple(json.loads(row["events"])),
+        proposed_day=dt.date.fromisoformat(row["proposed_day"]) if row["proposed_day"] else None,
+        proposed_time=dt.time.fromisoformat(row["proposed_time"]) if row["proposed_time"] else None,
+        day_said=bool(row["day_said"]),
+        review=row["review"],
+        reviewed_by=row["reviewed_by"],
+        sources=tuple(sources.get(story_id, [])),
+        alert_id=row["alert_id"],
+        day=dt.date.fromisoformat(row["story_day"]),
+    )
+
+
+async def pending_proposals(db: Reader, visit_id: int) -> list[int]:
+    rows = await db.fetchall(
+        "SELECT story_id FROM programme_news WHERE visit_id = ? AND review = 'pending'"
+        " ORDER BY created_at, story_id",
+        (visit_id,),
+    )
+    return [int(r["story_id"]) for r in rows]
+
+
+async def reported_sources(
+    db: Reader, item_ids: Sequence[int], limit: int = 3
+) -> dict[int, list[tuple[str, str]]]:
+    """(title, link) of the stories that marked each item, for /agenda."""
+    if not item_ids:
+        return {}
+    rows = await db.fetchall(
+        "SELECT id, status_story_id FROM agenda_items WHERE id IN (SELECT value FROM json_each(?))"
+        " AND status_story_id IS NOT NULL",
+        (json.dumps(list(item_ids)),),
+    )
+    by_story = {int(r["status_story_id"]): int(r["id"]) for r in rows}
+    sources = await story_sources(db, list(by_story), limit=limit)
+    return {by_story[s]: links for s, links in sources.items()}
+
+
+Decision = Literal["confirmed", "dismissed"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A confirmed proposal: the item it made or changed (None: withdrawn)."""
+
+    item_id: int | None
+    effect: str
+
+
+@dataclass(frozen=True)
+class NewItemFields:
+    """What "Add to agenda" creates; prefilled from the story, editable before confirming."""
+
+    starts_at: dt.datetime
+    time_known: bool
+    title: str
+    place: str
+
+
+def proposed_start(p: Proposal, tz: dt.tzinfo) -> tuple[dt.datetime, bool]:
+    """When the proposal says the item is: its day (the story's when it gives none) and time."""
+    day = p.proposed_day or p.day
+    if p.proposed_time is not None:
+        return dt.datetime.combine(day, p.proposed_time, tz), True
+    if p.item is not None and p.item.time_known and p.effect == "moved" and p.proposed_day:
+        clock = p.item.starts_at.astimezone(tz).timetz().replace(tzinfo=None)
+        return dt.datetime.combine(day, clock, tz), False
+    return dt.datetime.combine(day, dt.time(), tz), False
+
+
+async def decide_proposal(
+    db: Database,
+    actor: Actor,
+    story_id: int,
+    decision: Decision,
+    tz: dt.tzinfo,
+    fields: NewItemFields | None = None,
+) -> Applied | bool:
+    """Confirm (apply the change) or dismiss a pending proposal.
+
+    Returns `Applied` for a confirmation, True for a dismissal, and False when it was already
+    decided (by another admin), is not pending, or its item was withdrawn meanwhile (then
+    nothing is kept). The confirmation's agenda alert spares the chats the Reported alert
+    reached, and that alert, where still waiting, now shows the change as confirmed.
+    """
+    current = await proposal(db, actor.visit_id, story_id)
+    if current is None or current.review != "pending":
+        return False
+    try:
+        async with audited(db, actor) as tx:
+            return await _decide(tx, current, decision, tz, fields)
+    except _Gone:
+        return False
+
+
+async def _decide(
+    tx: AuditedTx,
+    current: Proposal,
+    decision: Decision,
+    tz: dt.tzinfo,
+    fields: NewItemFields | None,
+) -> Applied | bool:
+    actor = tx.actor
+    claimed = await tx.execute_rowcount(
+        "UPDATE programme_news SET review = ?, reviewed_by = ?, reviewed_at = ?"
+        " WHERE story_id = ? AND visit_id = ? AND review = 'pending'",
+        (decision, actor.user_id, to_db_time(actor.now), current.story_id, actor.visit_id),
+    )
+    if claimed != 1:
+        return False
+    await tx.log(
+        f"programme.{'confirm' if decision == 'confirmed' else 'dismiss'}",
+        f"story:{current.story_id}",
+        before={"review": "pending", "effect": current.effect},
+        after={"review": decision},
+    )
+    if decision == "dismissed":
+        return True
+    told = current.alert_id
+    item_id: int | None
+    if current.effect == "new":
+        new = fields or _new_fields(current, tz)
+        item_id = await insert_item(
+            tx,
+            starts_at=new.starts_at,
+            time_known=new.time_known,
+            title=new.title,
+            place=new.place,
+            told=told,
+        )
+    elif current.item is None:
+        raise _Gone()
+    elif current.effect == "moved":
+        starts_at, known = proposed_start(current, tz)
+        if fields is not None:
+            starts_at, known = fields.starts_at, fields.time_known
+        changed = await update_item(
+            tx, current.item.id, starts_at=starts_at, time_known=known, told=told
+        )
+        if changed is None:
+            raise _Gone()
+        item_id = current.item.id
+    else:
+        if await withdraw_item(tx, current.item.id, told=told) is None:
+            raise _Gone()
+        item_id = None
+    if told is not None:
+        await tx.execute(
+            "UPDATE alerts SET payload = json_set(payload, '$.status', 'confirmed') WHERE id = ?",
+            (told,),
+        )
+    return Applied(item_id, current.effect)
+
+
+class _Gone(Exception):
+    """The proposal's item was withdrawn meanwhile: nothing to apply (rolls the claim back)."""
+
+
+def _new_fields(p: Proposal, tz: dt.tzinfo) -> NewItemFields:
+    starts_at, known = proposed_start(p, tz)
+    return NewItemFields(starts_at, known, p.title, "")
+
+
+def reported_status(item: AgendaItem) -> str | None:
+    """'done' / 'underway' when the feeds (not an admin) marked the item."""
+    if item.status in ("done", "underway") and item.status_origin == "feeds":
+        return item.status
+    return None
