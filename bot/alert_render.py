@@ -223,6 +223,42 @@ def _agenda(payload: Mapping[str, Any], ctx: RenderContext, *, reminder: bool) -
     return Html("\n".join(lines))
 
 
+PROGRAMME_CHANGES = ("done", "moved", "cancelled", "new")
+
+
+def _programme(payload: Mapping[str, Any], ctx: RenderContext) -> Html:
+    """What the feeds report about the programme: marked Reported with its sources until an
+    admin confirms it (then the status line says so)."""
+    lang = ctx.lang
+    change = str(payload.get("change") or "done")
+    if change not in PROGRAMME_CHANGES:
+        change = "done"
+    status = "confirmed" if payload.get("status") == "confirmed" else "reported"
+    title = _localized(payload.get("title"), ctx.data_lang) or str(payload.get("headline") or "")
+    place = _text(_localized(payload.get("place"), ctx.data_lang), MAX_TITLE)
+    lines = [
+        t(lang, f"alert.programme.head.{change}"),
+        t(lang, f"alert.status.{status}"),
+        t(lang, "alert.title", title=_text(title, MAX_TITLE) or "…"),
+    ]
+    when = _when(payload, ctx)
+    if when:
+        lines.append(Html(escape(when)))
+    if change == "moved":
+        moved_to = payload.get("new_starts_at")
+        if moved_to:
+            shown = _when({"starts_at": moved_to, "time_known": payload.get("new_time_known")}, ctx)
+            lines.append(t(lang, "alert.programme.moved_to", when=shown))
+        else:
+            lines.append(t(lang, "alert.programme.moved_unknown"))
+    if place:
+        lines.append(t(lang, "alert.place", place=place))
+    sources = _sources(payload, lang)
+    if sources:
+        lines.append(sources)
+    return Html("\n".join(lines))
+
+
 def render_alert(alert: AlertView, ctx: RenderContext) -> Html:
     """One alert as HTML, always shorter than a message; labelled with its visit if asked."""
     body = _render_body(alert, ctx)
@@ -238,6 +274,8 @@ def _render_body(alert: AlertView, ctx: RenderContext) -> Html:
         return _agreement(alert.payload, ctx, correction=kind == "correction")
     if kind in ("agenda", "reminder"):
         return _agenda(alert.payload, ctx, reminder=kind == "reminder")
+    if kind == "programme":
+        return _programme(alert.payload, ctx)
     if kind == "broadcast":
         text = strip_bidi(str(alert.payload.get("text") or "")).strip()
         return t(ctx.lang, "alert.broadcast", text=truncate(text, MAX_TEXT) or "…")

@@ -18,6 +18,7 @@ from typing import Any
 from telegram.ext import JobQueue
 
 from bot.alert_render import ChatAlertRenderer
+from bot.handlers.programme_review import notify_admins_of_proposal
 from bot.handlers.review import notify_admins_of_story
 from bot.i18n import t
 from bot.inbox import PRUNE_INTERVAL_SECONDS, PRUNE_JOB_NAME, inbox_of, prune, replay_unhandled
@@ -106,6 +107,11 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
             return
         await notify_admins_of_story(app.bot, svc, story_id)
 
+    async def new_proposal(story_id: int) -> None:
+        if not app.running:
+            return
+        await notify_admins_of_proposal(app.bot, svc, story_id)
+
     metrics = metrics_of(app)
     svc.poller = Poller(
         db=svc.db,
@@ -115,6 +121,7 @@ async def start_feed_polling(app: AnyApp, svc: Services) -> None:
         clock=svc.clock,
         admin_feeds_public_only=not settings.allow_private_feeds,
         on_new_agreement_story=new_agreement_story,
+        on_new_proposal=new_proposal,
         on_feed_paused=feed_paused,
         on_polled=metrics.observe_feed_poll if metrics is not None else None,
     )

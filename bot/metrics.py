@@ -35,7 +35,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.commands import COMMANDS
 from bot.ptb_private import DEFAULT_NONE, ODVInput
-from storage.alerts import alerts_by_kind, deliveries_by_status, last_delivery_at
+from storage.alerts import ALERT_KINDS, alerts_by_kind, deliveries_by_status, last_delivery_at
 from storage.db import Database
 from storage.feeds import last_feed_success
 from storage.stories import stories_by_kind
@@ -188,7 +188,6 @@ class DbSnapshot:
 
 
 OUTCOMES = ("sent", "failed", "dropped")
-ALERT_KINDS = ("agreement", "agenda", "reminder", "broadcast", "correction")
 STORY_KINDS = ("agreement", "agenda")
 
 

@@ -39,9 +39,12 @@ from jobs.backoff import jittered_interval, next_delay, should_pause
 from jobs.detection import StoryKey, match_story, story_key
 from jobs.feeds import FeedError, Validators, fetch_feed
 from jobs.pipeline import Followed, ScannedEntry, classify
-from storage import feeds, news, stories
+from jobs.programme import ProgrammeItem, effect_of, reader_for, stored_items
+from storage import feeds, news, programme, stories
+from storage.agenda import agenda_items
 from storage.alerts import create_alert
 from storage.db import Database, Tx
+from storage.programme import ProgrammeEffect
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ class PollReport:
     new_items: int = 0
     new_stories: list[int] = field(default_factory=list)
     merged: int = 0
+    marked: list[int] = field(default_factory=list)  # programme items marked done / under way
+    proposals: list[int] = field(default_factory=list)  # stories proposing a programme change
     paused: list[int] = field(default_factory=list)
 
 
@@ -86,6 +91,7 @@ class Poller:
     admin_feeds_public_only: bool = False
     # Called after the transaction that stored them commits.
     on_new_agreement_story: StoryCallback | None = None
+    on_new_proposal: StoryCallback | None = None
     on_feed_paused: FeedCallback | None = None
     # Called once per feed poll with the outcome and its duration in seconds (metrics).
     on_polled: Callable[[Outcome, float], None] | None = None
@@ -177,7 +183,9 @@ class Poller:
             if result.feed and served
             else []
         )
+        readings = await self._read_programme(scanned, now) if scanned else {}
         new_stories: list[int] = []
+        proposals: list[int] = []
         async with self.db.transaction() as tx:
             await feeds.record_success(
                 tx,
@@ -191,12 +199,36 @@ class Poller:
             )
             if scanned:
                 silent = feed.first_polled_at is None
-                new_stories = await self._store(tx, feed, scanned, now, silent, report)
+                new_stories, proposals = await self._store(
+                    tx, feed, scanned, readings, now, silent, report
+                )
         report.new_stories.extend(new_stories)
+        report.proposals.extend(proposals)
         if self.on_new_agreement_story:
             for story_id in new_stories:
                 await self.on_new_agreement_story(story_id)
+        if self.on_new_proposal:
+            for story_id in proposals:
+                await self.on_new_proposal(story_id)
         return result.status
+
+    async def _read_programme(
+        self, scanned: list[ScannedEntry], now: dt.datetime
+    ) -> dict[int, ProgrammeEffect]:
+        """What each programme story does to its visit's programme as stored now (admin items
+        included), by its index in `scanned`; read in a thread (compiling a reader is CPU)."""
+        wanted = {
+            s.visit_id
+            for s in scanned
+            if s.visit_id is not None and s.detection.relevant and s.detection.kind == "agenda"
+        }
+        programmes: dict[int, list[ProgrammeItem]] = {}
+        for visit_id in wanted:
+            programmes[visit_id] = stored_items(await agenda_items(self.db, visit_id))
+        if not programmes:
+            return {}
+        visits = {v.visit_id: v for v in self.visits if v.visit_id in programmes}
+        return await asyncio.to_thread(_read_all, visits, programmes, scanned, now)
 
     async def _failed(self, feed: feeds.Feed, exc: FeedError, report: PollReport) -> None:
         now = self.clock()
@@ -223,33 +255,42 @@ class Poller:
         tx: Tx,
         feed: feeds.Feed,
         scanned: list[ScannedEntry],
+        readings: dict[int, ProgrammeEffect],
         now: dt.datetime,
         silent: bool,
         report: PollReport,
-    ) -> list[int]:
-        """Record new entries; merge relevant ones into stories. Returns new agreement stories
-        that alerted.
+    ) -> tuple[list[int], list[int]]:
+        """Record new entries; merge relevant ones into stories; apply what programme stories
+        do. Returns the new agreement stories that alerted and the new programme proposals.
 
-        On a feed's first poll everything is recorded as seen and nothing alerts, so adding a
-        feed (or starting the bot) never floods subscribers with old news.
+        On a feed's first poll everything is recorded as seen and nothing alerts or is
+        proposed (programme items are still marked, quietly), so adding a feed (or starting
+        the bot) never floods subscribers with old news.
         """
         known = await news.known_entry_ids(tx, feed.id, [s.entry.id for s in scanned])
         alerted: list[int] = []
+        proposals: list[int] = []
         items: list[news.NewItem] = []
-        for item in scanned:
+        for index, item in enumerate(scanned):
             if item.entry.id in known:
                 continue
             known.add(item.entry.id)
             det = item.detection
             story_id = None
             visit = self._visit(item.visit_id)
+            effect = readings.get(index)
             if visit is not None and det.relevant and det.kind != "other":
-                story_id, created = await self._story_for(tx, visit, item, now)
+                story_id, created = await self._story_for(tx, visit, item, now, effect)
                 if not created:
                     report.merged += 1
                 elif det.kind == "agreement" and not silent:
                     await self._agreement_alert(tx, visit, story_id, item, now)
                     alerted.append(story_id)
+                elif effect is not None:
+                    if await self._programme(tx, visit, story_id, item, effect, now, silent):
+                        proposals.append(story_id)
+                    if effect.effect in ("done", "underway") and effect.item_id is not None:
+                        report.marked.append(effect.item_id)
             items.append(
                 news.NewItem(
                     feed_id=feed.id,
@@ -268,18 +309,40 @@ class Poller:
             )
         await news.insert_items(tx, items, now)
         report.new_items += len(items)
-        return alerted
+        return alerted, proposals
 
     def _visit(self, visit_id: int | None) -> Followed | None:
         return next((v for v in self.visits if v.visit_id == visit_id), None)
 
     async def _story_for(
-        self, tx: Tx, visit: Followed, item: ScannedEntry, now: dt.datetime
+        self,
+        tx: Tx,
+        visit: Followed,
+        item: ScannedEntry,
+        now: dt.datetime,
+        effect: ProgrammeEffect | None = None,
     ) -> tuple[int, bool]:
-        """The story this item belongs to, creating it when no recent story matches."""
+        """The story this item belongs to, creating it when no recent story matches.
+
+        Programme news merges by what it says of which item ("arrives", "도착", "geldi" are one
+        story about the arrival); news of an item not on the programme merges only with other
+        such news, so that it still proposes the new item. Either stays apart from other agenda
+        stories, whose merge would lose what it does.
+        """
         det, entry = item.detection, item.entry
         key = story_key(visit.detector, entry.title, det, entry.published, now)
+        if effect is not None and effect.item_id is not None:
+            same = await programme.story_for_item(
+                tx, visit.visit_id, effect.item_id, effect.effect, key.day
+            )
+            if same is not None:
+                return same, False
         candidates = await stories.recent_stories(tx, visit.visit_id, det.kind, key.day)
+        if effect is not None and effect.item_id is not None:
+            candidates = []  # news of an item: only the same news of it (above)
+        elif effect is not None:
+            told = await programme.effects_of(tx, [s.id for s in candidates])
+            candidates = [s for s in candidates if told.get(s.id) == "new"]
         keys = {
             s.id: StoryKey(s.kind, s.sectors, s.parties, s.day, s.title_terms, s.first_seen_at)
             for s in candidates
@@ -301,6 +364,39 @@ class Poller:
             now=now,
         )
         return story_id, True
+
+    async def _programme(
+        self,
+        tx: Tx,
+        visit: Followed,
+        story_id: int,
+        item: ScannedEntry,
+        effect: ProgrammeEffect,
+        now: dt.datetime,
+        silent: bool,
+    ) -> bool:
+        """Apply a new programme story: mark its item (alerting "reported done" when that
+        changed it), or propose its change to admins and alert it as Reported. An item under
+        way only shows in /agenda: the "done" that follows is the news. True: a new proposal."""
+        await programme.record(tx, visit.visit_id, story_id, effect, now, review=not silent)
+        if effect.effect in ("done", "underway"):
+            assert effect.item_id is not None
+            changed = await programme.mark_item(tx, effect.item_id, effect.effect, story_id, now)
+            if not changed or silent or effect.effect == "underway":
+                return False
+        elif effect.effect not in programme.PROPOSED or silent:
+            return False  # an announcement of an item on the programme: one more source
+        await programme.programme_alert(
+            tx,
+            visit.visit_id,
+            story_id,
+            effect,
+            headline=item.entry.title,
+            link=item.entry.link,
+            now=now,
+            default_tz=visit.visit.timezone,
+        )
+        return effect.effect in programme.PROPOSED
 
     async def _agreement_alert(
         self, tx: Tx, visit: Followed, story_id: int, item: ScannedEntry, now: dt.datetime
@@ -326,6 +422,26 @@ class Poller:
             now=now,
             default_tz=visit.visit.timezone,
         )
+
+
+def _read_all(
+    visits: dict[int, Followed],
+    programmes: dict[int, list[ProgrammeItem]],
+    scanned: list[ScannedEntry],
+    now: dt.datetime,
+) -> dict[int, ProgrammeEffect]:
+    effects: dict[int, ProgrammeEffect] = {}
+    for index, item in enumerate(scanned):
+        followed = visits.get(item.visit_id) if item.visit_id is not None else None
+        if followed is None or not item.detection.relevant or item.detection.kind != "agenda":
+            continue
+        reader = reader_for(followed.visit, programmes[followed.visit_id])
+        news = reader.read(item.entry.title, item.entry.published, now)
+        if news is not None:
+            effect = effect_of(news, followed.visit, item.entry.published or now)
+            if effect is not None:
+                effects[index] = effect
+    return effects
 
 
 class _HostQueue:

@@ -523,13 +523,26 @@ def stored_items(items: Sequence[AgendaItem]) -> list[ProgrammeItem]:
     ]
 
 
-_READERS: dict[tuple[str, str, tuple[ProgrammeItem, ...]], ProgrammeReader] = {}
+_READERS: dict[tuple[str, str, tuple[object, ...]], ProgrammeReader] = {}
+
+
+def _signature(item: ProgrammeItem) -> object:
+    """What the reader depends on, hashable (the item's mappings are not)."""
+    return (
+        item.id,
+        item.starts_at,
+        item.time_known,
+        tuple(sorted(item.titles.items())),
+        item.events,
+        tuple(sorted(item.match.items())),
+        item.key,
+    )
 
 
 def reader_for(visit: Visit, items: Sequence[ProgrammeItem]) -> ProgrammeReader:
     """A cached reader for the visit and its programme as it stands (compiling one takes a
     moment; the programme changes rarely)."""
-    key = (visit.slug, visit.content_hash, tuple(items))
+    key = (visit.slug, visit.content_hash, tuple(_signature(i) for i in items))
     reader = _READERS.get(key)
     if reader is None:
         if len(_READERS) > 32:

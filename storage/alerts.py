@@ -33,9 +33,10 @@ reminder:   the agenda shape plus "minutes_before": int
 programme:  what the feeds report about the programme, until an admin confirms it:
             {"change": "done" | "moved" | "cancelled" | "new", "status": "reported" |
              "confirmed", "item_id": int | None, "story_id": int, "starts_at", "time_known",
-             "title", "place" (the agenda shape; for "new", the story's headline as "title"),
-             "new_day": "YYYY-MM-DD" | None, "new_time": "HH:MM" | None (a move's new time, as
-             the story gives it), "sources": [{"title": str, "url": str}]}
+             "title", "place" (the agenda shape; for "new", empty, and "headline": the story's),
+             "new_starts_at": ISO-8601 UTC, "new_time_known": bool (a move's new day, and time
+             when the story gives it; absent when it gives neither),
+             "sources": [{"title": str, "url": str}]}
 broadcast:  {"text": str}  (plain text; it is escaped when rendered)
 correction: the agreement shape plus
             "change": {"field": agreement column, "old": str | None, "new": str | None}

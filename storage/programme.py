@@ -17,9 +17,11 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from storage.agenda import AgendaItem, agenda_item, insert_item, update_item, withdraw_item
+from storage.alerts import create_alert
 from storage.audit import Actor, AuditedTx, audited
 from storage.db import Database, Reader, Tx, to_db_time
 from storage.news import story_sources
@@ -64,9 +66,16 @@ async def story_for_item(
 
 
 async def record(
-    tx: Tx, visit_id: int, story_id: int, effect: ProgrammeEffect, now: dt.datetime
+    tx: Tx,
+    visit_id: int,
+    story_id: int,
+    effect: ProgrammeEffect,
+    now: dt.datetime,
+    *,
+    review: bool = True,
 ) -> None:
-    """Remember what the story does; proposals wait for review."""
+    """Remember what the story does; proposals wait for review (unless `review` is False: old
+    news of a feed's first poll is kept, never proposed)."""
     await tx.execute(
         "INSERT OR IGNORE INTO programme_news (story_id, visit_id, item_id, effect, events,"
         " proposed_day, proposed_time, day_said, review, created_at)"
@@ -80,7 +89,7 @@ async def record(
             effect.proposed_day.isoformat() if effect.proposed_day else None,
             effect.proposed_time.strftime("%H:%M") if effect.proposed_time else None,
             int(effect.day_said),
-            "pending" if effect.effect in PROPOSED else "none",
+            "pending" if review and effect.effect in PROPOSED else "none",
             to_db_time(now),
         ),
     )
@@ -291,9 +300,12 @@ async def _decide(
     elif current.item is None:
         raise _Gone()
     elif current.effect == "moved":
-        starts_at, known = proposed_start(current, tz)
         if fields is not None:
             starts_at, known = fields.starts_at, fields.time_known
+        elif current.proposed_day is None:
+            raise _Gone()  # "postponed", no new day: nothing to apply (the card offers none)
+        else:
+            starts_at, known = proposed_start(current, tz)
         changed = await update_item(
             tx, current.item.id, starts_at=starts_at, time_known=known, told=told
         )
@@ -326,3 +338,69 @@ def reported_status(item: AgendaItem) -> str | None:
     if item.status in ("done", "underway") and item.status_origin == "feeds":
         return item.status
     return None
+
+
+async def programme_alert(
+    tx: Tx,
+    visit_id: int,
+    story_id: int,
+    effect: ProgrammeEffect,
+    *,
+    headline: str,
+    link: str | None,
+    now: dt.datetime,
+    default_tz: dt.tzinfo,
+) -> int | None:
+    """The Reported alert of a story that moved the programme (kind 'programme'), once per
+    story, and for "done" once per item whoever reports it; None when it was raised already."""
+    item = await agenda_item(tx, effect.item_id) if effect.item_id is not None else None
+    if effect.item_id is not None and item is None:
+        return None  # withdrawn meanwhile
+    host = urlsplit(link or "").hostname or ""
+    payload: dict[str, Any] = {
+        "change": effect.effect,
+        "status": "reported",
+        "item_id": effect.item_id,
+        "story_id": story_id,
+        "sources": [{"title": host, "url": link}] if link else [],
+    }
+    if effect.effect == "moved" and effect.proposed_day is not None:
+        moved_to = dt.datetime.combine(
+            effect.proposed_day, effect.proposed_time or dt.time(), default_tz
+        )
+        payload["new_starts_at"] = to_db_time(moved_to)
+        payload["new_time_known"] = effect.proposed_time is not None
+    if item is not None:
+        payload |= {
+            "starts_at": to_db_time(item.starts_at),
+            "time_known": item.time_known,
+            "title": item.titles,
+            "place": item.places,
+        }
+    else:
+        day = effect.proposed_day or now.astimezone(default_tz).date()
+        start = dt.datetime.combine(day, effect.proposed_time or dt.time(), default_tz)
+        payload |= {
+            "starts_at": to_db_time(start),
+            "time_known": effect.proposed_time is not None,
+            "title": {},
+            "place": {},
+            "headline": headline,  # what is new, in whatever language the story came
+        }
+    dedupe = (
+        f"programme:{effect.item_id}:done"
+        if effect.effect == "done"
+        else f"programme:story:{story_id}"
+    )
+    alert_id = await create_alert(
+        tx,
+        visit_id=visit_id,
+        kind="programme",
+        payload=payload,
+        dedupe_key=dedupe,
+        now=now,
+        default_tz=default_tz,
+    )
+    if alert_id is not None:
+        await set_alert(tx, story_id, alert_id)
+    return alert_id

@@ -112,6 +112,22 @@ async def chat_prefs(db: Database, chat_id: int) -> ChatPrefs:
     return ChatPrefs(row["timezone"], row["quiet_start"], row["quiet_end"], row["digest_hour"])
 
 
+async def feed_agenda(db: Database, chat_id: int) -> bool:
+    """Whether the chat keeps feed-driven agenda alerts (on unless it turned them off)."""
+    row = await db.fetchone("SELECT feed_agenda FROM chats WHERE chat_id = ?", (chat_id,))
+    return row is None or bool(row["feed_agenda"])
+
+
+async def set_feed_agenda(db: Database, chat_id: int, on: bool, now: dt.datetime) -> None:
+    """Feed-driven agenda alerts on or off; admin-confirmed agenda alerts are not affected.
+    Alerts already queued for the chat stay: they were wanted when they were raised."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE chats SET feed_agenda = ?, updated_at = ? WHERE chat_id = ?",
+            (int(on), to_db_time(now), chat_id),
+        )
+
+
 async def subscribe(
     db: Database,
     *,
@@ -314,9 +330,9 @@ async def migrate_chat_in(tx: Tx, old_id: int, new_id: int, now: dt.datetime) ->
     if new is None:
         await tx.execute(
             "INSERT INTO chats (chat_id, type, title, language, timezone, quiet_start, quiet_end,"
-            " digest_hour, active, created_at, updated_at)"
+            " digest_hour, feed_agenda, active, created_at, updated_at)"
             " SELECT ?, 'supergroup', title, language, timezone, quiet_start, quiet_end,"
-            " digest_hour, 1, ?, ? FROM chats WHERE chat_id = ?",
+            " digest_hour, feed_agenda, 1, ?, ? FROM chats WHERE chat_id = ?",
             (new_id, stamp, stamp, old_id),
         )
     else:
@@ -333,6 +349,7 @@ async def migrate_chat_in(tx: Tx, old_id: int, new_id: int, now: dt.datetime) ->
             " quiet_end = CASE WHEN chats.quiet_start IS NULL THEN o.quiet_end"
             "   ELSE chats.quiet_end END,"
             " digest_hour = COALESCE(chats.digest_hour, o.digest_hour),"
+            " feed_agenda = MIN(chats.feed_agenda, o.feed_agenda),"
             " active = 1, inactive_reason = NULL, updated_at = ?"
             " FROM (SELECT * FROM chats WHERE chat_id = ?) AS o WHERE chats.chat_id = ?",
             (stamp, old_id, new_id),

@@ -23,6 +23,7 @@ from bot.handlers import (
     feeds_admin,
     inline,
     language,
+    programme_review,
     review,
     start,
     stats,
@@ -73,6 +74,9 @@ def register(app: AnyApp) -> None:
     app.add_handler(CommandHandler("delagenda", agenda_admin.delagenda))
     app.add_handler(CommandHandler("review", review.review))
     app.add_handler(CallbackQueryHandler(review.button, pattern=review.BUTTON_PATTERN))
+    app.add_handler(
+        CallbackQueryHandler(programme_review.button, pattern=programme_review.BUTTON_PATTERN)
+    )
     app.add_handler(CommandHandler("feeds", feeds_admin.feeds))
     app.add_handler(CommandHandler("addfeed", feeds_admin.addfeed))
     app.add_handler(CallbackQueryHandler(feeds_admin.button, pattern=feeds_admin.BUTTON_PATTERN))

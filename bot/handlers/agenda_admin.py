@@ -6,13 +6,13 @@ UTC. Each change raises an agenda alert in the same transaction (see `storage.ag
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from zoneinfo import ZoneInfo
+import re
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.handlers import programme_review
 from bot.handlers.common import (
     acting,
     admin_header,
@@ -22,9 +22,11 @@ from bot.handlers.common import (
     id_argument,
     reply,
     show_error,
+    typed_time,
     wake_delivery,
 )
 from bot.i18n import t
+from bot.services import Services
 from bot.validation import (
     ValidationError,
     parse_agenda_line,
@@ -35,12 +37,8 @@ from bot.validation import (
 )
 from storage.agenda import add_agenda_item, delete_agenda_item, edit_agenda_item
 from storage.db import from_db_time
-
-
-def typed_time(moment: dt.datetime, time_known: bool, tz: ZoneInfo) -> str:
-    """The time the way admins type it, so the confirmation can be compared at a glance."""
-    local = moment.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} ({tz.key})" if time_known else f"{local:%Y-%m-%d} ({tz.key})"
+from storage.programme import NewItemFields, proposal
+from storage.visit import LoadedVisit
 
 
 @admin_only
@@ -54,10 +52,18 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not text:
         await reply(update, context, t(lang, "agenda_admin.usage", tz=str(tz)))
         return
+    story, text = _story_reference(text)
+    if story is not None:  # "/addagenda #12 …": the corrected item a programme proposal adds
+        loaded = await _story_visit(svc, story) or loaded
+        tz = loaded.visit.timezone
     try:
         draft = parse_agenda_line(text, tz)
     except ValidationError as error:
         await show_error(update, context, error)
+        return
+    if story is not None:
+        fields = NewItemFields(draft.starts_at, draft.time_known, draft.title, draft.place)
+        await programme_review.confirm_with(update, context, story, fields)
         return
     item_id = await add_agenda_item(
         svc.db,
@@ -81,6 +87,20 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             when=typed_time(draft.starts_at, draft.time_known, tz),
         ),
     )
+
+
+_STORY = re.compile(r"^#(\d{1,12})\s+")
+
+
+def _story_reference(text: str) -> tuple[int | None, str]:
+    """A leading `#story` (from a proposal's Edit) and the rest of the line."""
+    found = _STORY.match(text)
+    return (int(found.group(1)), text[found.end() :]) if found else (None, text)
+
+
+async def _story_visit(svc: Services, story_id: int) -> LoadedVisit | None:
+    view = await proposal(svc.db, None, story_id)
+    return svc.visits.get(view.visit_id) if view else None
 
 
 @admin_only

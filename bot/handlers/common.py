@@ -10,9 +10,11 @@ a review card still open can finish nothing. Conversations also end after
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes, ConversationHandler
@@ -189,6 +191,12 @@ def visit_header(svc: Services, loaded: LoadedVisit, lang: str) -> Html:
     if len(svc.visits) < 2:
         return Html("")
     return Html(t(lang, "visit.header", visit=loaded.visit.name.get(lang)) + "\n")
+
+
+def typed_time(moment: dt.datetime, time_known: bool, tz: ZoneInfo) -> str:
+    """The time the way admins type it, so the confirmation can be compared at a glance."""
+    local = moment.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M} ({tz.key})" if time_known else f"{local:%Y-%m-%d} ({tz.key})"
 
 
 def admin_header(svc: Services, loaded: LoadedVisit, lang: str) -> Html:

@@ -1,4 +1,5 @@
-"""The review queue: stories the feeds classify as signed agreements, for admins to decide.
+"""The review queue: stories the feeds classify as signed agreements, for admins to decide
+(and, after them, the programme proposals of `bot.handlers.programme_review`).
 
 The polling job calls `notify_admins_of_story` for each new pending story; every admin gets a card
 with Confirm, Dismiss and Edit. Decisions are race-safe in `storage.review.decide_story`: when
@@ -16,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.handlers import programme_review
 from bot.handlers.common import (
     acting,
     admin_header,
@@ -105,10 +107,9 @@ async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc, lang = await context_lang(update, context)
     loaded = await admin_visit(update, svc)
     ids = await pending_story_ids(svc.db, loaded.id)
-    if not ids:
-        await reply(update, context, t(lang, "review.empty"))
-        return
-    await reply(update, context, t(lang, "review.title", count=len(ids), shown=min(len(ids), 10)))
+    if ids:
+        shown = min(len(ids), REVIEW_LIMIT)
+        await reply(update, context, t(lang, "review.title", count=len(ids), shown=shown))
     for story_id in ids[:REVIEW_LIMIT]:
         view = await review_story(svc.db, loaded.id, story_id)
         if view is not None:
@@ -118,6 +119,9 @@ async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 story_card(lang, svc, view),
                 keyboard=review_keyboard(lang, story_id),
             )
+    proposals = await programme_review.send_pending(update, context, svc, lang, loaded.id)
+    if not ids and not proposals:
+        await reply(update, context, t(lang, "review.empty"))
 
 
 @admin_step

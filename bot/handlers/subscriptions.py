@@ -30,7 +30,7 @@ from storage.visit import LoadedVisit
 log = logging.getLogger(__name__)
 
 BUTTON_PREFIX = "sub:"
-BUTTON_PATTERN = r"^sub:(all|agreements|agenda|off|every_on|every_off)$"
+BUTTON_PATTERN = r"^sub:(all|agreements|agenda|off|every_on|every_off|feeds_on|feeds_off)$"
 EVERY_VISIT = "allvisits"  # `/subscribe allvisits [kind]`: every visit, future ones included
 TOPICS: dict[str, subscription_store.Topics] = {
     "": "all",
@@ -200,6 +200,10 @@ async def _settings_view(
     if others:
         lines.append(t(lang, "settings.others", visits=", ".join(others)))
     lines += _pref_lines(loaded, lang, prefs)
+    wants_agenda = any(s is not None and s.wants_agenda for s in (sub, every))
+    feeds_on = await subscription_store.feed_agenda(svc.db, chat_id)
+    if wants_agenda:
+        lines.append(t(lang, "settings.feed_agenda.on" if feeds_on else "settings.feed_agenda.off"))
     lines += ["", t(lang, "settings.hint")]
     current = "off"
     if sub is not None:
@@ -217,6 +221,10 @@ async def _settings_view(
     rows = [buttons[:2], buttons[2:]]
     if len(svc.visits) > 1 or every is not None:
         key = "every_off" if every is not None else "every_on"
+        label = t(lang, f"settings.button.{key}")
+        rows.append([InlineKeyboardButton(label, callback_data=BUTTON_PREFIX + key)])
+    if wants_agenda:
+        key = "feeds_off" if feeds_on else "feeds_on"
         label = t(lang, f"settings.button.{key}")
         rows.append([InlineKeyboardButton(label, callback_data=BUTTON_PREFIX + key)])
     return Html("\n".join(lines)), InlineKeyboardMarkup(rows)
@@ -249,7 +257,10 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await query.answer(t(lang, "sub.group_admins_only.short"), show_alert=True)
         return
     choice = query.data.removeprefix(BUTTON_PREFIX)
-    if choice in ("off", "every_off"):
+    if choice in ("feeds_on", "feeds_off"):
+        await subscription_store.set_feed_agenda(svc.db, chat.id, choice == "feeds_on", svc.now())
+        note = t(lang, "settings.saved")
+    elif choice in ("off", "every_off"):
         target = loaded.id if choice == "off" else None
         removed = await subscription_store.unsubscribe(svc.db, target, chat.id)
         note = t(lang, "unsub.done.short" if removed else "unsub.none.short")

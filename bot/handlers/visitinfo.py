@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -26,6 +26,7 @@ from storage.agenda import AgendaItem, agenda_items, chat_timezone
 from storage.agreements import Agreement, list_agreements, story_ids
 from storage.alerts import zone
 from storage.news import story_sources
+from storage.programme import reported_sources, reported_status
 from storage.visit import LoadedVisit
 
 
@@ -84,7 +85,8 @@ async def agenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines: list[str] = []
         if whole_trip:
             lines.append(t(lang, "agenda.stop", visit=stop.visit.name.get(lang)))
-        lines += _agenda_lines(items, svc.now(), tz, lang, data, admin=admin)
+        reported = await reported_sources(svc.db, [i.id for i in items if reported_status(i)])
+        lines += _agenda_lines(items, svc.now(), tz, lang, data, admin=admin, reported=reported)
         sections.append("\n".join(lines))
     sections.append(t(lang, "agenda.footer"))
     await reply(update, context, Html(head + "\n\n".join(sections)))
@@ -98,8 +100,10 @@ def _agenda_lines(
     data: str,
     *,
     admin: bool,
+    reported: Mapping[int, Sequence[tuple[str, str]]] | None = None,
 ) -> list[str]:
-    """The programme in interface language `lang`, its titles and places in `data`."""
+    """The programme in interface language `lang`, its titles and places in `data`; items the
+    news reported under way or done say so, with the stories' sources (`reported`)."""
     if not items:
         return [t(lang, "agenda.empty")]
     marks = agenda_marks(list(items), now, tz)
@@ -111,7 +115,8 @@ def _agenda_lines(
             lines += ["", t(lang, "agenda.day", day=format_day(day, lang))]
             current_day = day
         when = format_clock(item.starts_at, tz, lang) if item.time_known else "—"
-        mark = marks.get(item.id)
+        status = reported_status(item)
+        mark = f"reported_{status}" if status else marks.get(item.id)
         line = t(
             lang,
             "agenda.item",
@@ -121,6 +126,10 @@ def _agenda_lines(
             mark=t(lang, f"agenda.mark.{mark}") if mark else Html(""),
         )
         lines.append(t(lang, "agenda.admin_id", id=item.id) + line if admin else line)
+        sources = (reported or {}).get(item.id) if status else None
+        if sources:
+            links = ", ".join(link(url, truncate(title or url, 60)) for title, url in sources)
+            lines.append(t(lang, "agenda.reported_by", links=Html(links)))
     return lines
 
 
