@@ -341,6 +341,11 @@ class Poller:
         if effect is not None and effect.item_id is not None:
             candidates = []  # news of an item: only the same news of it (above)
         elif effect is not None:
+            same = await programme.story_for_new(
+                tx, visit.visit_id, effect.events, effect.proposed_day
+            )
+            if same is not None:
+                return same, False
             told = await programme.effects_of(tx, [s.id for s in candidates])
             candidates = [s for s in candidates if told.get(s.id) == "new"]
         keys = {

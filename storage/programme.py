@@ -65,6 +65,22 @@ async def story_for_item(
     return None if row is None else int(row["story_id"])
 
 
+async def story_for_new(
+    tx: Tx, visit_id: int, events: Sequence[str], day: dt.date | None
+) -> int | None:
+    """An earlier story of an item not on the programme, of the same kinds on the same day:
+    the same news in another outlet or language ("business forum on Tuesday", "salı günü iş
+    forumu"), proposed once."""
+    if not events or day is None:
+        return None
+    row = await tx.fetchone(
+        "SELECT story_id FROM programme_news WHERE visit_id = ? AND effect = 'new'"
+        " AND events = ? AND proposed_day = ? ORDER BY story_id LIMIT 1",
+        (visit_id, json.dumps(list(events)), day.isoformat()),
+    )
+    return None if row is None else int(row["story_id"])
+
+
 async def record(
     tx: Tx,
     visit_id: int,
