@@ -283,6 +283,8 @@ class Poller:
                 story_id, created = await self._story_for(tx, visit, item, now, effect)
                 if not created:
                     report.merged += 1
+                    if effect is not None:
+                        await programme.add_source(tx, story_id, item.entry.link)
                 elif det.kind == "agreement" and not silent:
                     await self._agreement_alert(tx, visit, story_id, item, now)
                     alerted.append(story_id)

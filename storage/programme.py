@@ -127,6 +127,22 @@ async def mark_item(
     return changed == 1
 
 
+async def add_source(tx: Tx, story_id: int, link: str | None) -> None:
+    """Another outlet reports the story: its Reported alert, where still to be sent, lists it
+    too (up to `MAX_SOURCES`; a chat that got the alert already is not told again)."""
+    if not link:
+        return
+    source = json.dumps({"title": urlsplit(link).hostname or "", "url": link})
+    await tx.execute(
+        "UPDATE alerts SET payload = json_insert(payload, '$.sources[#]', json(?))"
+        " WHERE id = (SELECT alert_id FROM programme_news WHERE story_id = ?)"
+        " AND json_array_length(payload, '$.sources') < ?"
+        " AND NOT EXISTS (SELECT 1 FROM json_each(payload, '$.sources') WHERE"
+        " json_extract(value, '$.url') = ?)",
+        (source, story_id, MAX_SOURCES, link),
+    )
+
+
 async def set_alert(tx: Tx, story_id: int, alert_id: int | None) -> None:
     await tx.execute(
         "UPDATE programme_news SET alert_id = ? WHERE story_id = ?", (alert_id, story_id)

@@ -144,3 +144,31 @@ async def test_a_cancellation_of_a_withdrawn_item_applies_nothing(tmp_path: Path
         view = await programme.proposal(db, visit_id, story)
         assert view is not None and view.review == "pending"  # nothing kept, still decidable
         assert await programme.decide_proposal(db, admin, story, "dismissed", ANKARA) is True
+
+
+async def test_later_outlets_join_the_sources_of_the_reported_alert(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "v.db") as db:
+        visit_id = await sync_visit(db, load_visit())
+        arrival = int(await db.fetchval("SELECT id FROM agenda_items WHERE key = 'arrival'"))
+        story = await _story(db, visit_id, "Lee arrives in Ankara")
+        effect = ProgrammeEffect("done", arrival, ("arrival",))
+        async with db.transaction() as tx:
+            await programme.record(tx, visit_id, story, effect, NOW)
+            alert = await programme.programme_alert(
+                tx,
+                visit_id,
+                story,
+                effect,
+                headline="Lee arrives in Ankara",
+                link="https://one.example/a",
+                now=NOW,
+                default_tz=ANKARA,
+            )
+            for link in ("https://two.example/b", "https://two.example/b", None):
+                await programme.add_source(tx, story, link)
+        payload = json.loads(await db.fetchval("SELECT payload FROM alerts WHERE id = ?", (alert,)))
+        assert [s["url"] for s in payload["sources"]] == [
+            "https://one.example/a",
+            "https://two.example/b",
+        ]
+        assert payload["sources"][1]["title"] == "two.example"
