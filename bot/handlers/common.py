@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes, ConversationHandler
 
 from bot.i18n import Html, t
@@ -36,6 +38,8 @@ Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, R]]
 CONVERSATION_TIMEOUT_SECONDS = 15 * 60
 # user_data keys where handlers keep an admin's unfinished work (drafts behind buttons).
 _ADMIN_DRAFT_KEYS: set[str] = set()
+
+log = logging.getLogger(__name__)
 
 
 async def reply(
@@ -191,6 +195,15 @@ def visit_header(svc: Services, loaded: LoadedVisit, lang: str) -> Html:
     if len(svc.visits) < 2:
         return Html("")
     return Html(t(lang, "visit.header", visit=loaded.visit.name.get(lang)) + "\n")
+
+
+async def clear_buttons(query: CallbackQuery) -> None:
+    """Take the buttons off a card that was decided; a card too old to edit keeps them (the
+    reply says what happened, and pressing again is answered as already decided)."""
+    try:
+        await query.edit_message_reply_markup(None)
+    except TelegramError as exc:
+        log.info("could not remove the buttons: %s", exc)
 
 
 def typed_time(moment: dt.datetime, time_known: bool, tz: ZoneInfo) -> str:

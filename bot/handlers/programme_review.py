@@ -14,18 +14,17 @@ button is pressed. The confirmation's agenda alert spares the chats the Reported
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
     acting,
     admin_header,
     admin_step,
+    clear_buttons,
     context_lang,
     reply,
     typed_time,
@@ -45,8 +44,6 @@ from storage.programme import (
     proposal,
     proposed_start,
 )
-
-log = logging.getLogger(__name__)
 
 BUTTON_PATTERN = r"^pg:[cde]:\d+$"
 REVIEW_LIMIT = 10
@@ -163,7 +160,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     view = await proposal(svc.db, None, story_id)
     loaded = svc.visits.get(view.visit_id) if view else None
     if view is None or loaded is None or view.review != "pending":
-        await _clear_buttons(query)
+        await clear_buttons(query)
         await _already(update, context, lang, view, story_id)
         return
     if action == "e":
@@ -173,7 +170,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # The card is about one story of one visit: decided there, whatever the admin looks at now.
     actor = replace(await acting(update, svc), visit_id=loaded.id)
     result = await decide_proposal(svc.db, actor, story_id, decision, loaded.visit.timezone)
-    await _clear_buttons(query)
+    await clear_buttons(query)
     if isinstance(result, Applied):
         wake_delivery()
         await reply(update, context, applied_text(lang, story_id, result))
@@ -243,10 +240,3 @@ async def _already(
     state = t(lang, f"review.state.{view.review}")
     by = view.reviewed_by or "—"
     await reply(update, context, t(lang, "review.already", id=story_id, review=state, by=by))
-
-
-async def _clear_buttons(query: telegram.CallbackQuery) -> None:
-    try:
-        await query.edit_message_reply_markup(None)
-    except TelegramError as exc:  # e.g. the card is too old to edit; the reply still tells
-        log.info("could not remove proposal buttons: %s", exc)

@@ -9,12 +9,10 @@ already decided. `/review` shows the cards of everything still pending.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers import programme_review
@@ -24,6 +22,7 @@ from bot.handlers.common import (
     admin_only,
     admin_step,
     admin_visit,
+    clear_buttons,
     context_lang,
     reply,
     wake_delivery,
@@ -41,8 +40,6 @@ from storage.review import (
     review_story,
     story_fields,
 )
-
-log = logging.getLogger(__name__)
 
 BUTTON_PATTERN = r"^rv:[cde]:\d+$"
 REVIEW_LIMIT = 10
@@ -142,22 +139,22 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     story = await review_story(svc.db, None, story_id)
     loaded = svc.visits.get(story.visit_id) if story else None
     if story is None or loaded is None:
-        await _clear_buttons(query)
+        await clear_buttons(query)
         await reply(update, context, t(lang, "review.gone", id=story_id))
         return
     actor = replace(await acting(update, svc), visit_id=loaded.id)
     result = await decide_story(svc.db, actor, loaded.visit, story_id, decision)
     if isinstance(result, Saved):
         wake_delivery()
-        await _clear_buttons(query)
+        await clear_buttons(query)
         await reply(
             update, context, t(lang, "review.confirmed", id=story_id, agreement=result.agreement_id)
         )
     elif result is True:
-        await _clear_buttons(query)
+        await clear_buttons(query)
         await reply(update, context, t(lang, "review.dismissed", id=story_id))
     else:
-        await _clear_buttons(query)
+        await clear_buttons(query)
         view = await review_story(svc.db, loaded.id, story_id)
         if view is None:
             await reply(update, context, t(lang, "review.gone", id=story_id))
@@ -173,13 +170,6 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 by=view.reviewed_by or "—",
             ),
         )
-
-
-async def _clear_buttons(query: telegram.CallbackQuery) -> None:
-    try:
-        await query.edit_message_reply_markup(None)
-    except TelegramError as exc:  # e.g. the card is too old to edit; the reply still tells
-        log.info("could not remove review buttons: %s", exc)
 
 
 async def _edit(update: Update, context: ContextTypes.DEFAULT_TYPE, story_id: int) -> None:
