@@ -333,23 +333,22 @@ class Poller:
         """
         det, entry = item.detection, item.entry
         key = story_key(visit.detector, entry.title, det, entry.published, now)
-        if effect is not None and effect.item_id is not None:
-            same = await programme.story_for_item(
-                tx, visit.visit_id, effect.item_id, effect.effect, key.day
+        if effect is not None:
+            same = (
+                await programme.story_for_item(tx, effect, visit.visit_id, key.day)
+                if effect.item_id is not None
+                else await programme.story_for_new(
+                    tx, effect, visit.visit_id, det.lang, key.title_terms
+                )
             )
             if same is not None:
                 return same, False
-        candidates = await stories.recent_stories(tx, visit.visit_id, det.kind, key.day)
-        if effect is not None and effect.item_id is not None:
-            candidates = []  # news of an item: only the same news of it (above)
-        elif effect is not None:
-            same = await programme.story_for_new(
-                tx, visit.visit_id, effect.events, effect.proposed_day
-            )
-            if same is not None:
-                return same, False
-            told = await programme.effects_of(tx, [s.id for s in candidates])
-            candidates = [s for s in candidates if told.get(s.id) == "new"]
+        # Programme news merges only by what it does (above), other agenda news as usual.
+        candidates = (
+            []
+            if effect is not None
+            else await stories.recent_stories(tx, visit.visit_id, det.kind, key.day)
+        )
         keys = {
             s.id: StoryKey(s.kind, s.sectors, s.parties, s.day, s.title_terms, s.first_seen_at)
             for s in candidates
@@ -385,13 +384,20 @@ class Poller:
         """Apply a new programme story: mark its item (alerting "reported done" when that
         changed it), or propose its change to admins and alert it as Reported. An item under
         way only shows in /agenda: the "done" that follows is the news. True: a new proposal."""
-        await programme.record(tx, visit.visit_id, story_id, effect, now, review=not silent)
+        lang = item.detection.lang
+        await programme.record(
+            tx, visit.visit_id, story_id, effect, now, lang=lang, review=not silent
+        )
+        proposed = effect.effect in programme.PROPOSED
         if effect.effect in ("done", "underway"):
             assert effect.item_id is not None
-            changed = await programme.mark_item(tx, effect.item_id, effect.effect, story_id, now)
-            if not changed or silent or effect.effect == "underway":
+            marked = await programme.mark_item(tx, effect.item_id, effect.effect, story_id, now)
+            if marked == "unchanged" or silent or effect.effect == "underway":
                 return False
-        elif effect.effect not in programme.PROPOSED or silent:
+            if marked == "curated":  # an admin's item: reported, and theirs to confirm
+                await programme.propose(tx, story_id)
+                proposed = True
+        elif not proposed or silent:
             return False  # an announcement of an item on the programme: one more source
         await programme.programme_alert(
             tx,
@@ -403,7 +409,7 @@ class Poller:
             now=now,
             default_tz=visit.visit.timezone,
         )
-        return effect.effect in programme.PROPOSED
+        return proposed
 
     async def _agreement_alert(
         self, tx: Tx, visit: Followed, story_id: int, item: ScannedEntry, now: dt.datetime

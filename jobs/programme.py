@@ -341,6 +341,10 @@ class ProgrammeReader:
         item_day = item.starts_at.astimezone(tz).date()
         if item.time_known:
             begun = moment >= item.starts_at - EARLY_REPORT
+        elif said.time is not None and (said.day or local_day) == item_day == local_day:
+            # "lays wreath at 11 a.m.", published at 8 on the day: the headline's own time
+            stated = dt.datetime.combine(item_day, said.time, tz)
+            begun = moment >= stated - EARLY_REPORT
         else:
             begun = local_day >= item_day
         if mood in ("reported", "underway") and not begun:

@@ -160,19 +160,14 @@ async def insert_item(
     time_known: bool,
     title: str,
     place: str,
-    status: str = "scheduled",
-    story_id: int | None = None,
     told: int | None = None,
 ) -> int:
-    """Add an item (English text as typed) and raise a 'new' agenda alert. From a confirmed
-    story, the item is marked as that story reported it (`status`, `story_id`)."""
+    """Add an item (English text as typed) and raise a 'new' agenda alert."""
     actor = tx.actor
     stamp = to_db_time(actor.now)
-    marked = status != "scheduled"
     item_id = await tx.execute(
         "INSERT INTO agenda_items (visit_id, starts_at, time_known, title, place, origin,"
-        " created_by, created_at, updated_at, status, status_origin, status_story_id,"
-        " status_at) VALUES (?, ?, ?, ?, ?, 'admin', ?, ?, ?, ?, ?, ?, ?)",
+        " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'admin', ?, ?, ?)",
         (
             actor.visit_id,
             to_db_time(starts_at),
@@ -182,10 +177,6 @@ async def insert_item(
             actor.user_id,
             stamp,
             stamp,
-            status,
-            "feeds" if marked else None,
-            story_id if marked else None,
-            stamp if marked else None,
         ),
     )
     row = await tx.fetchone("SELECT * FROM agenda_items WHERE id = ?", (item_id,))

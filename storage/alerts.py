@@ -251,7 +251,8 @@ async def create_alert(
         f" WHERE c.active = 1 AND {allowed} AND c.chat_id IN ("
         f" SELECT chat_id FROM subscriptions WHERE visit_id = ? AND {wanted}"
         f" UNION SELECT chat_id FROM all_visit_subscriptions WHERE {wanted})"
-        " AND c.chat_id NOT IN (SELECT chat_id FROM deliveries WHERE alert_id = ?)",
+        " AND c.chat_id NOT IN (SELECT chat_id FROM deliveries WHERE alert_id = ?"
+        " AND status IN ('pending', 'sending', 'sent'))",
         (visit_id, spare_recipients_of if spare_recipients_of is not None else -1),
     )
     cache: dict[ChatPrefs, str] = {}
@@ -290,10 +291,17 @@ async def _fold_programme(tx: Tx, alert_id: int, now: dt.datetime) -> None:
         " WHERE kind = 'programme' AND id != ? AND created_at > ?) AND not_before > ?",
         (alert_id, to_db_time(now - dt.timedelta(days=1)), since),
     )
+    stamp = to_db_time(now)
     slots: dict[int, set[str]] = {}
     for row in recent:
         slots.setdefault(int(row["chat_id"]), set()).add(str(row["not_before"]))
-    busy = {chat: sorted(s) for chat, s in slots.items() if len(s) >= PROGRAMME_PER_HOUR}
+    # A chat with a message going out at this very moment (alerts of the same poll) takes
+    # this one in that message: no new message, nothing to hold.
+    busy = {
+        chat: sorted(s)
+        for chat, s in slots.items()
+        if len(s) >= PROGRAMME_PER_HOUR and stamp not in s
+    }
     if not busy:
         return
     mine = await tx.fetchall(
@@ -301,7 +309,6 @@ async def _fold_programme(tx: Tx, alert_id: int, now: dt.datetime) -> None:
         " AND chat_id IN (SELECT value FROM json_each(?))",
         (alert_id, json.dumps(sorted(busy))),
     )
-    stamp = to_db_time(now)
     changes = []
     for row in mine:
         used = busy[int(row["chat_id"])]

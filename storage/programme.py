@@ -46,39 +46,64 @@ class ProgrammeEffect:
 
 
 async def story_for_item(
-    tx: Tx, visit_id: int, item_id: int, effect: Effect, around: dt.date, days: int = 2
+    tx: Tx, effect: ProgrammeEffect, visit_id: int, around: dt.date, days: int = 2
 ) -> int | None:
     """An earlier story saying the same of the same item, to merge a report into: the press
-    reports an arrival in several outlets and languages, the programme hears it once."""
+    reports an arrival in several outlets and languages, the programme hears it once.
+
+    A move merges only with a move to the same day and time ("moved to the 26th" is other news
+    than "moved to the 27th"); a proposal never merges into old news that a feed's first poll
+    recorded without proposing it, so that the first fresh report still proposes.
+    """
+    assert effect.item_id is not None
     row = await tx.fetchone(
         "SELECT p.story_id FROM programme_news p JOIN stories s ON s.id = p.story_id"
         " WHERE p.visit_id = ? AND p.item_id = ? AND p.effect = ? AND s.day BETWEEN ? AND ?"
+        " AND (p.effect NOT IN ('moved', 'cancelled') OR p.review != 'none')"
+        " AND (p.effect != 'moved' OR (p.proposed_day IS ? AND p.proposed_time IS ?))"
         " ORDER BY p.story_id LIMIT 1",
         (
             visit_id,
-            item_id,
-            effect,
+            effect.item_id,
+            effect.effect,
             (around - dt.timedelta(days=days)).isoformat(),
             (around + dt.timedelta(days=days)).isoformat(),
+            _day(effect),
+            _time(effect),
         ),
     )
     return None if row is None else int(row["story_id"])
 
 
+def _day(effect: ProgrammeEffect) -> str | None:
+    return effect.proposed_day.isoformat() if effect.proposed_day else None
+
+
+def _time(effect: ProgrammeEffect) -> str | None:
+    return effect.proposed_time.strftime("%H:%M") if effect.proposed_time else None
+
+
 async def story_for_new(
-    tx: Tx, visit_id: int, events: Sequence[str], day: dt.date | None
+    tx: Tx, effect: ProgrammeEffect, visit_id: int, lang: str, terms: frozenset[str]
 ) -> int | None:
-    """An earlier story of an item not on the programme, of the same kinds on the same day:
-    the same news in another outlet or language ("business forum on Tuesday", "salı günü iş
-    forumu"), proposed once."""
-    if not events or day is None:
+    """An earlier proposal of an item not on the programme that this report repeats: of the
+    same kinds on the same day, still pending, and either sharing a title word (the same
+    language: "meets Kurtulmuş" is not "meets Özel") or in another language, whose words
+    cannot be compared ("business forum on Tuesday", "salı günü iş forumu"). The admin's card
+    lists every source, so a wrong merge in another language still shows both headlines."""
+    if not effect.events or effect.proposed_day is None:
         return None
-    row = await tx.fetchone(
-        "SELECT story_id FROM programme_news WHERE visit_id = ? AND effect = 'new'"
-        " AND events = ? AND proposed_day = ? ORDER BY story_id LIMIT 1",
-        (visit_id, json.dumps(list(events)), day.isoformat()),
+    rows = await tx.fetchall(
+        "SELECT p.story_id, p.lang, s.title_terms FROM programme_news p"
+        " JOIN stories s ON s.id = p.story_id WHERE p.visit_id = ? AND p.effect = 'new'"
+        " AND p.review = 'pending' AND p.events = ? AND p.proposed_day = ?"
+        " ORDER BY p.story_id",
+        (visit_id, json.dumps(list(effect.events)), _day(effect)),
     )
-    return None if row is None else int(row["story_id"])
+    for row in rows:
+        if row["lang"] != lang or terms & frozenset(json.loads(row["title_terms"])):
+            return int(row["story_id"])
+    return None
 
 
 async def record(
@@ -88,43 +113,98 @@ async def record(
     effect: ProgrammeEffect,
     now: dt.datetime,
     *,
+    lang: str = "",
     review: bool = True,
 ) -> None:
     """Remember what the story does; proposals wait for review (unless `review` is False: old
     news of a feed's first poll is kept, never proposed)."""
     await tx.execute(
         "INSERT OR IGNORE INTO programme_news (story_id, visit_id, item_id, effect, events,"
-        " proposed_day, proposed_time, day_said, review, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " proposed_day, proposed_time, day_said, review, lang, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             story_id,
             visit_id,
             effect.item_id,
             effect.effect,
             json.dumps(list(effect.events)),
-            effect.proposed_day.isoformat() if effect.proposed_day else None,
-            effect.proposed_time.strftime("%H:%M") if effect.proposed_time else None,
+            _day(effect),
+            _time(effect),
             int(effect.day_said),
             "pending" if review and effect.effect in PROPOSED else "none",
+            lang,
             to_db_time(now),
         ),
     )
 
 
+Marked = Literal["marked", "curated", "unchanged"]
+
+
 async def mark_item(
     tx: Tx, item_id: int, status: Literal["underway", "done"], story_id: int, now: dt.datetime
-) -> bool:
-    """Mark an item as the story reports it; True when that changed it. Only forward
-    (scheduled, under way, done), and never over a status an admin set."""
-    lower = [s for s, rank in _RANK.items() if rank < _RANK[status]]
-    changed = await tx.execute_rowcount(
-        "UPDATE agenda_items SET status = ?, status_origin = 'feeds', status_story_id = ?,"
-        " status_at = ? WHERE id = ? AND deleted_at IS NULL"
-        " AND (status_origin IS NULL OR status_origin = 'feeds')"
-        " AND status IN (SELECT value FROM json_each(?))",
-        (status, story_id, to_db_time(now), item_id, json.dumps(lower)),
+) -> Marked:
+    """Mark an item as the story reports it, only forward (scheduled, under way, done).
+
+    "marked": it changed; "unchanged": it was there already (or the item is gone);
+    "curated": an admin added or edited the item, or set its status, so the feeds do not
+    change it: the report is for an admin to confirm (`propose`)."""
+    row = await tx.fetchone(
+        "SELECT status, status_origin, origin, curated_at FROM agenda_items"
+        " WHERE id = ? AND deleted_at IS NULL",
+        (item_id,),
     )
-    return changed == 1
+    if row is None or _RANK[row["status"]] >= _RANK[status]:
+        return "unchanged"
+    if row["status_origin"] == "admin" or row["origin"] == "admin" or row["curated_at"]:
+        return "curated"
+    await tx.execute(
+        "UPDATE agenda_items SET status = ?, status_origin = 'feeds', status_story_id = ?,"
+        " status_at = ? WHERE id = ?",
+        (status, story_id, to_db_time(now), item_id),
+    )
+    return "marked"
+
+
+async def propose(tx: Tx, story_id: int) -> None:
+    """A report about a curated item waits for an admin (see `mark_item`)."""
+    await tx.execute(
+        "UPDATE programme_news SET review = 'pending' WHERE story_id = ? AND review = 'none'",
+        (story_id,),
+    )
+
+
+async def set_status(
+    db: Database, actor: Actor, item_id: int, status: Literal["scheduled", "underway", "done"]
+) -> bool:
+    """An admin sets what /agenda says of an item (confirming or undoing a report); the feeds
+    never change it afterwards. False when the item is not the actor's visit's."""
+    async with audited(db, actor) as tx:
+        row = await tx.fetchone(
+            "SELECT status, status_origin FROM agenda_items WHERE id = ? AND visit_id = ?"
+            " AND deleted_at IS NULL",
+            (item_id, actor.visit_id),
+        )
+        if row is None:
+            return False
+        await _set_status(tx, item_id, status, None, actor.now)
+        await tx.log(
+            "agenda.status",
+            f"agenda:{item_id}",
+            before={"status": row["status"], "status_origin": row["status_origin"]},
+            after={"status": status, "status_origin": "admin"},
+        )
+        return True
+
+
+async def _set_status(
+    tx: Tx, item_id: int, status: str, story_id: int | None, now: dt.datetime
+) -> None:
+    await tx.execute(
+        "UPDATE agenda_items SET status = ?, status_origin = 'admin',"
+        " status_story_id = COALESCE(?, status_story_id), status_at = ? WHERE id = ?",
+        (status, story_id, to_db_time(now), item_id),
+    )
 
 
 async def add_source(tx: Tx, story_id: int, link: str | None) -> None:
@@ -291,7 +371,27 @@ async def decide_proposal(
         async with audited(db, actor) as tx:
             return await _decide(tx, current, decision, tz, fields)
     except _Gone:
+        # The item was withdrawn meanwhile: nothing to apply, and nothing left to decide.
+        await _dismiss_gone(db, actor, story_id)
         return False
+
+
+async def _dismiss_gone(db: Database, actor: Actor, story_id: int) -> None:
+    current = await proposal(db, actor.visit_id, story_id)
+    if current is not None and current.review == "pending":
+        async with audited(db, actor) as tx:
+            await _decide(tx, current, "dismissed", dt.UTC, None)
+
+
+async def _drop_waiting(tx: Tx, alert_id: int | None) -> None:
+    """Drop the deliveries of a Reported alert that are still waiting (quiet hours, digest,
+    the hourly cap): what it says was dismissed or corrected."""
+    if alert_id is not None:
+        await tx.execute(
+            "UPDATE deliveries SET status = 'dropped', last_error = 'superseded by a decision'"
+            " WHERE alert_id = ? AND status = 'pending'",
+            (alert_id,),
+        )
 
 
 async def _decide(
@@ -316,11 +416,18 @@ async def _decide(
         after={"review": decision},
     )
     if decision == "dismissed":
+        await _drop_waiting(tx, current.alert_id)  # the news was wrong: not sent any more
         return True
     told = current.alert_id
     item_id: int | None
+    proposed = _new_fields(current, tz)
+    if fields is not None and fields != proposed:
+        # The admin corrected what the news said: those told hear the corrected item, and
+        # the Reported alert still waiting somewhere is not sent.
+        await _drop_waiting(tx, told)
+        told = None
     if current.effect == "new":
-        new = fields or _new_fields(current, tz)
+        new = fields or proposed
         item_id = await insert_item(
             tx,
             starts_at=new.starts_at,
@@ -331,6 +438,10 @@ async def _decide(
         )
     elif current.item is None:
         raise _Gone()
+    elif current.effect in ("done", "underway"):
+        # A report about a curated item, confirmed: marked as the admin's, no second alert.
+        await _set_status(tx, current.item.id, current.effect, current.story_id, actor.now)
+        item_id = current.item.id
     elif current.effect == "moved":
         if fields is not None:
             starts_at, known = fields.starts_at, fields.time_known

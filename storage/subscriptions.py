@@ -120,12 +120,20 @@ async def feed_agenda(db: Database, chat_id: int) -> bool:
 
 async def set_feed_agenda(db: Database, chat_id: int, on: bool, now: dt.datetime) -> None:
     """Feed-driven agenda alerts on or off; admin-confirmed agenda alerts are not affected.
-    Alerts already queued for the chat stay: they were wanted when they were raised."""
+    Turning them off also drops the ones still waiting for the chat (quiet hours, digest, the
+    hourly cap): off means none from now on."""
     async with db.transaction() as tx:
         await tx.execute(
             "UPDATE chats SET feed_agenda = ?, updated_at = ? WHERE chat_id = ?",
             (int(on), to_db_time(now), chat_id),
         )
+        if not on:
+            await tx.execute(
+                "UPDATE deliveries SET status = 'dropped', last_error = 'feed alerts turned off'"
+                " WHERE chat_id = ? AND status = 'pending' AND alert_id IN"
+                " (SELECT id FROM alerts WHERE kind = 'programme')",
+                (chat_id,),
+            )
 
 
 async def subscribe(

@@ -37,7 +37,7 @@ from bot.validation import (
 )
 from storage.agenda import add_agenda_item, delete_agenda_item, edit_agenda_item
 from storage.db import from_db_time
-from storage.programme import NewItemFields, proposal
+from storage.programme import NewItemFields, proposal, set_status
 from storage.visit import LoadedVisit
 
 
@@ -114,9 +114,12 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     name, _, value = rest.partition("=")
     name, value = name.strip().lower(), value.strip()
     try:
-        if not head or name not in ("time", "title", "place"):
+        if not head or name not in ("time", "title", "place", "status"):
             raise ValidationError("agenda_admin.edit_usage")
         item_id = parse_id(head)
+        if name == "status":
+            await _set_status(update, context, item_id, value)
+            return
         if name == "time":
             starts_at, known = parse_local_time(value, tz)
             changed = await edit_agenda_item(
@@ -149,6 +152,29 @@ async def editagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     wake_delivery()
     when = typed_time(from_db_time(changed["starts_at"]), bool(changed["time_known"]), tz)
     text = admin_header(svc, loaded, lang) + t(lang, "agenda_admin.edited", id=item_id, when=when)
+    await reply(update, context, text)
+
+
+STATUSES = ("scheduled", "underway", "done")
+
+
+async def _set_status(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, item_id: int, value: str
+) -> None:
+    """`status=done|underway|scheduled`: confirm or undo what the news reported; the feeds
+    leave the item alone afterwards. /agenda shows it; nobody is alerted."""
+    svc, lang = await context_lang(update, context)
+    actor = await acting(update, svc)
+    status = value.strip().lower()
+    if status not in STATUSES:
+        raise ValidationError("agenda_admin.edit_usage")
+    if not await set_status(svc.db, actor, item_id, status):  # type: ignore[arg-type]
+        await reply(update, context, t(lang, "agenda_admin.not_found", id=item_id))
+        return
+    loaded = svc.visits.get(actor.visit_id) or svc.default_visit
+    text = admin_header(svc, loaded, lang) + t(
+        lang, "agenda_admin.status_set", id=item_id, status=t(lang, f"agenda_admin.status.{status}")
+    )
     await reply(update, context, text)
 
 

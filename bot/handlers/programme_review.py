@@ -6,7 +6,9 @@ The polling job calls `notify_admins_of_proposal` for each new proposal; every a
 * not on the programme yet: "Add to agenda" (the story's day, its time when it gives one, its
   headline as the title), "Edit" (a prefilled `/addagenda #story …` to correct first), Dismiss;
 * moved: "Apply" (when the story gives the new day), Dismiss;
-* cancelled: "Withdraw", Dismiss.
+* cancelled: "Withdraw", Dismiss;
+* reported done, about an item an admin added or edited (the feeds do not mark those):
+  "Mark done", Dismiss.
 
 Decisions are race-safe in `storage.programme.decide_proposal`, and rights are checked when a
 button is pressed. The confirmation's agenda alert spares the chats the Reported alert reached.
@@ -55,7 +57,9 @@ def proposal_card(lang: str, svc: Services, view: Proposal) -> Html:
     tz = loaded.visit.timezone
     lines = [admin_header(svc, loaded, lang).rstrip("\n")]
     item = view.item
-    if view.effect == "new" or item is None:
+    if view.effect != "new" and item is None:
+        lines.append(t(lang, "programme.card.gone"))
+    elif view.effect == "new" or item is None:
         starts_at, known = proposed_start(view, tz)
         when = typed_time(starts_at, known, tz)
         lines.append(t(lang, "programme.card.new", title=view.title, when=when))
@@ -85,9 +89,8 @@ def proposal_card(lang: str, svc: Services, view: Proposal) -> Html:
             )
     else:
         when = typed_time(item.starts_at, item.time_known, tz)
-        lines.append(
-            t(lang, "programme.card.cancelled", item=item.id, title=item.title(lang), when=when)
-        )
+        key = "programme.card.cancelled" if view.effect == "cancelled" else "programme.card.done"
+        lines.append(t(lang, key, item=item.id, title=item.title(lang), when=when))
     lines.append(t(lang, "programme.card.story", id=view.story_id, headline=view.title))
     for title, url in view.sources:
         lines.append(t(lang, "review.card_source", source=link(url, title or url)))
@@ -106,8 +109,12 @@ def proposal_keyboard(lang: str, view: Proposal) -> InlineKeyboardMarkup:
         ]
     elif view.effect == "moved" and view.proposed_day is not None:
         row = [InlineKeyboardButton(t(lang, "programme.apply"), callback_data=confirm), dismiss]
+    elif view.item is None:
+        row = [dismiss]  # its item was withdrawn meanwhile
     elif view.effect == "cancelled":
         row = [InlineKeyboardButton(t(lang, "programme.withdraw"), callback_data=confirm), dismiss]
+    elif view.effect in ("done", "underway"):
+        row = [InlineKeyboardButton(t(lang, "programme.mark_done"), callback_data=confirm), dismiss]
     else:
         row = [dismiss]
     return InlineKeyboardMarkup([row])
@@ -185,6 +192,8 @@ def applied_text(lang: str, story_id: int, result: Applied) -> Html:
         return t(lang, "programme.added", id=story_id, item=result.item_id)
     if result.effect == "moved":
         return t(lang, "programme.applied", id=story_id, item=result.item_id)
+    if result.effect in ("done", "underway"):
+        return t(lang, "programme.marked", id=story_id, item=result.item_id)
     return t(lang, "programme.withdrawn", id=story_id)
 
 

@@ -117,6 +117,8 @@ def _agenda_lines(
         when = format_clock(item.starts_at, tz, lang) if item.time_known else "—"
         status = reported_status(item)
         mark = f"reported_{status}" if status else marks.get(item.id)
+        if item.status_origin == "admin" and item.status != "scheduled":
+            mark = "done" if item.status == "done" else "now"  # as an admin set it
         line = t(
             lang,
             "agenda.item",

@@ -29,6 +29,7 @@ CREATE TABLE programme_news (
     proposed_day  TEXT,                              -- YYYY-MM-DD, local to the visit
     proposed_time TEXT,                              -- HH:MM, local; NULL: not said
     day_said      INTEGER NOT NULL DEFAULT 0,        -- 1: the story gives the day itself
+    lang          TEXT NOT NULL DEFAULT '',          -- the language of its first report
     review        TEXT NOT NULL DEFAULT 'none'
                   CHECK (review IN ('none', 'pending', 'confirmed', 'dismissed')),
     reviewed_by   INTEGER,
