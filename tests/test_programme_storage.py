@@ -22,7 +22,9 @@ NOW = dt.datetime(2025, 11, 24, 12, 0, tzinfo=dt.UTC)
 ANKARA = ZoneInfo("Europe/Istanbul")
 
 
-async def _story(db: Database, visit_id: int, title: str) -> int:
+async def _story(
+    db: Database, visit_id: int, title: str, terms: frozenset[str] = frozenset()
+) -> int:
     async with db.transaction() as tx:
         return await stories.create_story(
             tx,
@@ -32,7 +34,7 @@ async def _story(db: Database, visit_id: int, title: str) -> int:
             sectors=frozenset(),
             parties=frozenset(),
             day=NOW.date(),
-            title_terms=frozenset(),
+            title_terms=terms,
             now=NOW,
         )
 
@@ -253,21 +255,23 @@ async def test_merges_keep_distinct_news_apart(tmp_path: Path) -> None:
         to_27 = ProgrammeEffect("moved", lunch, ("lunch",), dt.date(2025, 11, 27))
         first = await _story(db, visit_id, "Lunch moved to the 26th")
         await _reported(db, visit_id, first, to_26)
+        forum = await _story(
+            db, visit_id, "Lee to attend business forum", frozenset({"attend", "forum"})
+        )
+        silent = await _story(db, visit_id, "Lee to visit shipyard")
         async with db.transaction() as tx:
             assert await programme.story_for_item(tx, to_26, visit_id, day) == first
             assert await programme.story_for_item(tx, to_27, visit_id, day) is None
             # The same kind of new item on the same day: the same news only when it shares a
             # title word in the same language, or comes in another language.
-            forum = await _story(db, visit_id, "Lee to attend business forum on Tuesday")
             await programme.record(tx, visit_id, forum, FORUM, NOW, lang="en")
-            terms = frozenset({"business", "forum"})
+            terms = frozenset({"business", "forum"})  # "forum" is shared
             assert await programme.story_for_new(tx, FORUM, visit_id, "en", terms) == forum
             assert await programme.story_for_new(tx, FORUM, visit_id, "tr", frozenset()) == forum
             assert (
                 await programme.story_for_new(tx, FORUM, visit_id, "en", frozenset({"chp"})) is None
             )
             # Old news a feed's first poll recorded is never a merge target for a proposal.
-            silent = await _story(db, visit_id, "Lee to visit shipyard")
             yard = ProgrammeEffect("new", None, ("visit",), dt.date(2025, 11, 25), None, True)
             await programme.record(tx, visit_id, silent, yard, NOW, lang="en", review=False)
             assert await programme.story_for_new(tx, yard, visit_id, "tr", frozenset()) is None
