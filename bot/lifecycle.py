@@ -26,6 +26,7 @@ from bot.notify import notify_admins, tell_chat_lost
 from bot.ops_server import OpsServer
 from bot.services import AnyApp, Services
 from jobs.backups import schedule_backups
+from jobs.compaction import schedule_compaction
 from jobs.delivery import DeliveryWorker
 from jobs.feeds import make_client
 from jobs.pipeline import followed_visits
@@ -182,6 +183,11 @@ async def start_backups(app: AnyApp, svc: Services) -> None:
     )
 
 
+async def start_compaction(app: AnyApp, svc: Services) -> None:
+    """Finished deliveries older than DELIVERY_RETENTION_DAYS become per-alert counts."""
+    schedule_compaction(_job_queue(app), svc.db, svc.clock, svc.settings.delivery_retention_days)
+
+
 async def start_ops_server(app: AnyApp, svc: Services) -> None:
     """`/healthz` and `/metrics`, when OPS_PORT is configured."""
     settings = svc.settings
@@ -203,6 +209,7 @@ STARTUP_HOOKS: list[StartupHook] = [
     start_delivery,
     start_reminders,
     start_backups,
+    start_compaction,
     start_ops_server,
 ]
 SHUTDOWN_HOOKS: list[ShutdownHook] = [  # run in reverse

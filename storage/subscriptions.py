@@ -404,26 +404,26 @@ class ChatView:
     quiet_start: int | None = None  # minutes after local midnight
     quiet_end: int | None = None
     several_visits: bool = False  # follows more than one visit: alerts say which visit
+    channel: bool = False  # one post per alert, no quiet hours or digests
 
 
 async def chat_views(db: Database, chat_ids: list[int]) -> dict[int, ChatView]:
     """Language and time zone of many chats in one query (groups speak the language of who
     set their latest subscription), and whether they follow more than one visit."""
+    # Per chat, through the indexes on chat_id: a window over every subscription would cost
+    # the whole table on each claim of a fan-out.
     rows = await db.fetchall(
-        "WITH subs AS (SELECT chat_id, set_by, updated_at FROM subscriptions"
-        "   UNION ALL SELECT chat_id, set_by, updated_at FROM all_visit_subscriptions),"
-        " latest AS (SELECT chat_id, set_by FROM"
-        "   (SELECT chat_id, set_by, ROW_NUMBER() OVER"
-        "    (PARTITION BY chat_id ORDER BY updated_at DESC) AS n FROM subs) WHERE n = 1)"
-        " SELECT c.chat_id, c.timezone, c.digest_hour, COALESCE(c.language, u.language) AS lang,"
-        " u.language_code, c.quiet_start, c.quiet_end,"
+        "SELECT c.chat_id, c.type, c.timezone, c.digest_hour, c.quiet_start, c.quiet_end,"
+        " COALESCE(c.language, u.language) AS lang, u.language_code,"
         " (SELECT COUNT(*) FROM subscriptions s WHERE s.chat_id = c.chat_id)"
         "   + 2 * EXISTS (SELECT 1 FROM all_visit_subscriptions a WHERE a.chat_id = c.chat_id)"
         "   AS followed"
-        " FROM chats c LEFT JOIN latest l ON l.chat_id = c.chat_id"
-        " LEFT JOIN users u ON u.user_id ="
-        "   CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE l.set_by END"
-        " WHERE c.chat_id IN (SELECT value FROM json_each(?))",
+        " FROM json_each(?) j CROSS JOIN chats c ON c.chat_id = j.value"
+        " LEFT JOIN users u ON u.user_id = CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE ("
+        "   SELECT set_by FROM (SELECT set_by, updated_at FROM subscriptions"
+        "   WHERE chat_id = c.chat_id UNION ALL SELECT set_by, updated_at"
+        "   FROM all_visit_subscriptions WHERE chat_id = c.chat_id)"
+        "   ORDER BY updated_at DESC LIMIT 1) END",
         (json.dumps(chat_ids),),
     )
     return {
@@ -436,6 +436,7 @@ async def chat_views(db: Database, chat_ids: list[int]) -> dict[int, ChatView]:
             r["quiet_start"],
             r["quiet_end"],
             int(r["followed"]) > 1,
+            r["type"] == "channel",
         )
         for r in rows
     }
