@@ -38,6 +38,9 @@ from storage.subscriptions import LostChat
 
 log = logging.getLogger(__name__)
 
+FREE_CONCURRENCY = 32  # chats in flight at the free 30 messages a second
+PAID_CONCURRENCY = 128  # ... and at the paid 1,000
+
 StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
 ShutdownHook = Callable[[Services], Awaitable[None]]
 
@@ -134,22 +137,28 @@ async def start_delivery(app: AnyApp, svc: Services) -> None:
     """Resume the outbox where the last run stopped.
 
     Alerts are marked bulk for the pacer, so that replies to people go first; another limiter
-    (a benchmark's baseline) gets PTB's default arguments.
+    (a benchmark's baseline) gets PTB's default arguments, and no paid broadcasts (only the
+    pacer keeps their limit and counts their cost).
     """
     limiter = app.bot.rate_limiter
 
     async def chat_lost(lost: LostChat) -> None:
         await tell_chat_lost(app.bot, svc, lost)
 
+    paced = isinstance(limiter, Pacer)
+    paid = svc.settings.paid_broadcast and paced
     svc.delivery = DeliveryWorker(
         app.bot,
         svc.db,
         ChatAlertRenderer(svc.visits),
         clock=svc.clock,
         time_zones=_time_zones(svc),
-        rate_limit_args=BULK if isinstance(limiter, Pacer) else None,
+        rate_limit_args=BULK if paced else None,
         on_chat_lost=chat_lost,
         is_running=lambda: app.running,
+        # 1,000 messages a second behind a 50 ms round trip to Telegram are 50 in flight
+        concurrency=PAID_CONCURRENCY if paid else FREE_CONCURRENCY,
+        paid_max_messages=svc.settings.paid_broadcast_max_messages if paid else 0,
     )
     await svc.delivery.start()
 

@@ -15,6 +15,21 @@ timestamps of recent sends and lets a message go only when every window it belon
 The margin (20 ms by default) absorbs jitter between our clock and Telegram's; the overall rate
 is still `30 / 1.02` = 98% of the limit.
 
+Paid broadcasts (`allow_paid_broadcast`, for direct alerts when PAID_BROADCAST is on): Telegram
+lets such a message go beyond the free limit, up to 1,000 messages a second overall, and bills
+0.1 Star for each message "broadcasted over the free amount of 30 messages per second". The
+pacer keeps both limits in the same way: a request that carries a `PaidBudget` (`Pace.budget`)
+takes a free slot when there is one, else a *billed* slot: at most 1,000 messages of any kind in
+any `1 + margin` seconds, spaced `(1 + margin) / 1000` apart (a late wake-up of up to
+`paid_tolerance` catches up at once: timers are not precise to a millisecond). How it counts
+what is billed, exactly: the free window holds the messages that were not billed, at most 30 in
+any 1.02 s; a message granted while it is full is billed, which reserves one tenth of a Star in
+its budget; the reservation is spent when Telegram accepts the message and released when it
+does not (Telegram bills only what it delivered). Since the window is 2% longer than Telegram's
+second, this counts at least as many billed messages as Telegram does under the documented
+rule, so the budget's cap holds. A budget that is used up makes its requests wait for free slots:
+the rest of the fan-out continues at the free rate.
+
 What counts: methods that post or change a message in a chat (`COUNTED`) count overall and
 against their chat; answers to callback and inline queries count overall only (Telegram does not
 say whether they do; counting them costs a fan-out a few slots and can never cause a 429);
@@ -56,7 +71,9 @@ GLOBAL_SIGNAL_CHATS = 3  # this many distinct chats told to wait within a second
 OVERALL_PER_SECOND = 30
 PRIVATE_PER_SECOND = 1
 GROUP_PER_MINUTE = 20
+PAID_PER_SECOND = 1000
 DEFAULT_MARGIN = 0.02
+PAID_TOLERANCE = 0.01  # seconds of billed slots a late wake-up may still use at once
 
 COUNTED = frozenset(
     name.lower()
@@ -106,12 +123,46 @@ OVERALL_ONLY = frozenset(
 """Answers to a person's query: no chat to count against, but counted overall to be safe."""
 
 
+class PaidBudget:
+    """What one alert may spend on paid broadcasts, counted in billed messages (0.1 Star each).
+
+    `spent` is what Telegram accepted, `reserved` what is in flight on billed slots; a billed
+    slot is granted only while both together stay under `limit`, so the cap holds however many
+    requests wait at once.
+    """
+
+    __slots__ = ("limit", "reserved", "spent")
+
+    def __init__(self, limit: int, spent: int = 0) -> None:
+        self.limit = limit
+        self.spent = spent
+        self.reserved = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.spent + self.reserved >= self.limit
+
+    def reserve(self) -> None:
+        self.reserved += 1
+
+    def settle(self, *, accepted: bool) -> None:
+        self.reserved -= 1
+        if accepted:
+            self.spent += 1
+
+    @property
+    def stars(self) -> float:
+        return self.spent / 10
+
+
 @dataclass(frozen=True, slots=True)
 class Pace:
-    """`rate_limit_args` for the pacer: the priority class and the retries after a 429."""
+    """`rate_limit_args` for the pacer: the priority class, the retries after a 429, and the
+    budget of a paid broadcast (None: free slots only)."""
 
     bulk: bool = False
     retries: int | None = None
+    budget: PaidBudget | None = None
 
 
 BULK = Pace(bulk=True)
@@ -127,25 +178,42 @@ def retry_seconds(exc: RetryAfter) -> float:
 
 
 class _Window:
-    """At most `limit` sends in any `seconds`: the timestamps of the recent ones."""
+    """At most `limit` sends in any `seconds`: the timestamps of the recent ones.
 
-    __slots__ = ("limit", "seconds", "stamps")
+    A send is stamped when it actually goes out (`sent`), not when its slot is granted
+    (`hold`): a task can resume late after its grant (a busy loop, a garbage collection), and
+    a window stamped at the grant would then think it left earlier than it did. Granted sends
+    not yet out count as taken meanwhile.
+    """
+
+    __slots__ = ("limit", "pending", "seconds", "stamps")
 
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit = limit
         self.seconds = seconds
         self.stamps: deque[float] = deque()
+        self.pending = 0
 
     def free_at(self, now: float) -> float:
-        """The earliest time one more send fits (`now` if it fits now)."""
+        """The earliest time one more send fits (`now` if it fits now; infinity while every
+        slot is granted to sends that have not gone out yet: their going out tells)."""
         stamps = self.stamps
         while stamps and stamps[0] <= now - self.seconds:
             stamps.popleft()
-        if len(stamps) < self.limit:
+        if len(stamps) + self.pending < self.limit:
             return now
-        return stamps[-self.limit] + self.seconds
+        if self.pending >= self.limit:
+            return math.inf
+        return stamps[-(self.limit - self.pending)] + self.seconds
 
     def take(self, now: float) -> None:
+        self.stamps.append(now)
+
+    def hold(self) -> None:
+        self.pending += 1
+
+    def sent(self, now: float) -> None:
+        self.pending -= 1
         self.stamps.append(now)
 
 
@@ -154,6 +222,8 @@ class _Waiter:
     future: asyncio.Future[None]
     bulk: bool
     chat: ChatKey | None  # None: counted overall only
+    budget: PaidBudget | None = None  # may take a billed slot while it is not used up
+    billed: bool = False  # granted a billed slot (its budget holds a reservation)
 
 
 class Pacer(BaseRateLimiter[Pace | int]):
@@ -169,15 +239,22 @@ class Pacer(BaseRateLimiter[Pace | int]):
         overall_per_second: int = OVERALL_PER_SECOND,
         private_per_second: int | None = PRIVATE_PER_SECOND,
         group_per_minute: int | None = GROUP_PER_MINUTE,
+        paid_per_second: int = PAID_PER_SECOND,
         margin: float = DEFAULT_MARGIN,
+        paid_tolerance: float = PAID_TOLERANCE,
         max_retries: int = 2,
     ) -> None:
         self.margin = margin
         self.max_retries = max_retries
-        self._overall = _Window(overall_per_second, 1.0 + margin)
+        self._overall = _Window(overall_per_second, 1.0 + margin)  # free (unbilled) sends
         self._spacing = (1.0 + margin) / overall_per_second
         self._tolerance = self._spacing / 2
         self._tat = -math.inf  # GCRA: the theoretical time of the next overall send
+        # Paid broadcasts: every send counts here, billed or not; billed ones are spaced.
+        self._total = _Window(paid_per_second, 1.0 + margin)
+        self._paid_spacing = (1.0 + margin) / paid_per_second
+        self._paid_tolerance = max(paid_tolerance, self._paid_spacing / 2)
+        self._paid_tat = -math.inf
         self._private = private_per_second
         self._group = group_per_minute
         self._chats: dict[ChatKey, _Window] = {}
@@ -188,6 +265,7 @@ class Pacer(BaseRateLimiter[Pace | int]):
         self._kick = asyncio.Event()
         self._pump_task: asyncio.Task[None] | None = None
         self.granted: Counter[str] = Counter()  # "reply" / "bulk" / "free" (not counted)
+        self.billed = 0  # billed slots Telegram accepted (0.1 Star each), every budget
         self.retry_after_count = 0
 
     async def initialize(self) -> None:
@@ -231,32 +309,36 @@ class Pacer(BaseRateLimiter[Pace | int]):
             del self._chats[chat]
         self._paused = {c: u for c, u in self._paused.items() if u > now}
 
-    def _ready_at(self, waiter: _Waiter, now: float, overall_at: float) -> float:
-        at = overall_at
+    def _chat_at(self, waiter: _Waiter, now: float) -> float:
+        """When the waiter's own chat may be written to (its window, a 429's pause)."""
         chat = waiter.chat
-        if chat is not None:
-            window = self._window(chat)
-            if window is not None:
-                at = max(at, window.free_at(now))
-            at = max(at, self._paused.get(chat, 0.0))
+        if chat is None:
+            return now
+        at = self._paused.get(chat, 0.0)
+        window = self._window(chat)
+        if window is not None:
+            at = max(at, window.free_at(now))
         return at
 
     def _dispatch(self, now: float) -> float | None:
         """Grant every slot that is free now; the time of the next possible grant, if any."""
         while True:
-            overall_at = max(
-                self._tat - self._tolerance,
-                self._overall.free_at(now),
-                self._paused.get(None, 0.0),
-            )
+            paused = self._paused.get(None, 0.0)
+            total_at = max(self._total.free_at(now), paused)
+            free_at = max(self._tat - self._tolerance, self._overall.free_at(now), total_at)
+            paid_at = max(self._paid_tat - self._paid_tolerance, total_at)
             soonest = math.inf
             granted = False
             for queue in (self._replies, self._bulk):
                 for waiter in queue:
-                    at = self._ready_at(waiter, now, overall_at)
+                    chat_at = self._chat_at(waiter, now)
+                    at_free = max(free_at, chat_at)
+                    at = at_free
+                    if waiter.budget is not None and not waiter.budget.exhausted:
+                        at = min(at, max(paid_at, chat_at))
                     if at <= now:
                         queue.remove(waiter)
-                        self._grant(waiter, now)
+                        self._grant(waiter, now, billed=at_free > now)
                         granted = True
                         break
                     soonest = min(soonest, at)
@@ -265,9 +347,16 @@ class Pacer(BaseRateLimiter[Pace | int]):
             if not granted:
                 return soonest if soonest < math.inf else None
 
-    def _grant(self, waiter: _Waiter, now: float) -> None:
-        self._overall.take(now)
-        self._tat = max(self._tat, now) + self._spacing
+    def _grant(self, waiter: _Waiter, now: float, *, billed: bool) -> None:
+        if billed:
+            assert waiter.budget is not None
+            waiter.budget.reserve()
+            waiter.billed = True
+        else:
+            self._overall.hold()
+            self._tat = max(self._tat, now) + self._spacing
+        self._total.hold()
+        self._paid_tat = max(self._paid_tat, now) + self._paid_spacing
         if waiter.chat is not None:
             window = self._window(waiter.chat)
             if window is not None:
@@ -288,23 +377,42 @@ class Pacer(BaseRateLimiter[Pace | int]):
                 await asyncio.wait_for(self._kick.wait(), max(0.0, wake - loop.time()))
         self._pump_task = None
 
-    async def _slot(self, *, bulk: bool, chat: ChatKey | None) -> None:
+    async def _slot(
+        self, *, bulk: bool, chat: ChatKey | None, budget: PaidBudget | None = None
+    ) -> _Waiter:
         """Wait for this request's turn; its send is counted when the turn comes."""
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(loop.create_future(), bulk, chat)
+        waiter = _Waiter(loop.create_future(), bulk, chat, budget)
         queue = self._bulk if bulk else self._replies
         queue.append(waiter)
         self._dispatch(loop.time())
         if not waiter.future.done():
-            if self._pump_task is None:
-                self._pump_task = asyncio.create_task(self._pump(), name="pacer")
-            self._kick.set()
+            self._wake_pump()
         try:
             await waiter.future
         except asyncio.CancelledError:
             with contextlib.suppress(ValueError):
                 queue.remove(waiter)
+            if waiter.future.done() and not waiter.future.cancelled():  # granted, then cancelled
+                self._gone(waiter, loop.time())
+                if waiter.billed and waiter.budget is not None:
+                    waiter.budget.settle(accepted=False)
             raise
+        self._gone(waiter, loop.time())
+        return waiter
+
+    def _gone(self, waiter: _Waiter, now: float) -> None:
+        """A granted send goes out now: stamp the overall windows (see `_Window`)."""
+        if not waiter.billed:
+            self._overall.sent(now)
+        self._total.sent(now)
+        if self._replies or self._bulk:
+            self._wake_pump()
+
+    def _wake_pump(self) -> None:
+        if self._pump_task is None:
+            self._pump_task = asyncio.create_task(self._pump(), name="pacer")
+        self._kick.set()
 
     # --- flood control that still happens ---------------------------------------------------
 
@@ -345,11 +453,15 @@ class Pacer(BaseRateLimiter[Pace | int]):
         retries = rate_limit_args if isinstance(rate_limit_args, int) else pace.retries
         max_retries = self.max_retries if retries is None else retries
         chat = _chat_key(data.get("chat_id")) if method in COUNTED else None
+        budget = pace.budget if method in COUNTED else None
         attempt = 0
         while True:
-            await self._slot(bulk=pace.bulk, chat=chat)
+            waiter = await self._slot(bulk=pace.bulk, chat=chat, budget=budget)
+            accepted = False
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
+                accepted = True
+                return result
             except RetryAfter as exc:
                 seconds = retry_seconds(exc)
                 self.note_retry_after(chat, seconds)
@@ -357,6 +469,10 @@ class Pacer(BaseRateLimiter[Pace | int]):
                     raise
                 attempt += 1
                 log.info("flood control for %s: waiting %.1fs", chat, seconds)
+            finally:
+                if waiter.billed and budget is not None:
+                    budget.settle(accepted=accepted)
+                    self.billed += accepted
 
 
 def _chat_key(chat_id: Any) -> ChatKey | None:

@@ -354,7 +354,8 @@ class BotApiMethods(StandinState):
         plain, entities, parse_mode, html = self._text(params)
         markup = self._markup(params)
         reply_to = self._reply_to(params, chat)
-        billed = self._rate_check(chat_id, paid=bool(params.get("allow_paid_broadcast")))
+        flagged = bool(params.get("allow_paid_broadcast"))
+        billed = self._rate_check(chat_id, paid=flagged)
         if billed:  # charged once accepted: "only for messages broadcasted successfully"
             self.billed_messages += 1
             self.star_balance_tenths -= 1
@@ -374,6 +375,7 @@ class BotApiMethods(StandinState):
                 False,
                 reply_to,
                 billed,
+                flagged,
             )
         )
         result: JSONDict = {

@@ -70,6 +70,7 @@ class SentMessage:
     edited: bool = False
     reply_to_message_id: int | None = None
     billed: bool = False  # a paid broadcast beyond the free limit: 0.1 Star
+    paid_broadcast: bool = False  # sent with allow_paid_broadcast
 
     @property
     def buttons(self) -> list[list[JSONDict]]:
