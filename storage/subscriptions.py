@@ -125,32 +125,56 @@ async def subscribe(
 ) -> SubscribeResult:
     """Subscribe a chat to a visit, or to every visit (`visit_id=None`), or change what it
     follows there; says whether anything changed."""
+    async with db.transaction() as tx:
+        return await subscribe_in(
+            tx,
+            visit_id=visit_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            title=title,
+            set_by=set_by,
+            topics=topics,
+            now=now,
+        )
+
+
+async def subscribe_in(
+    tx: Tx,
+    *,
+    visit_id: int | None,
+    chat_id: int,
+    chat_type: str,
+    title: str,
+    set_by: int | None,
+    topics: Topics,
+    now: dt.datetime,
+) -> SubscribeResult:
+    """`subscribe` inside the caller's transaction (linking a channel does more in it)."""
     agreements = topics in ("all", "agreements")
     agenda = topics in ("all", "agenda")
     stamp = to_db_time(now)
-    async with db.transaction() as tx:
-        await upsert_chat(tx, chat_id, chat_type, title, now)
-        await tx.execute(
-            "UPDATE chats SET active = 1, inactive_reason = NULL WHERE chat_id = ?", (chat_id,)
-        )
-        table, key = _where(visit_id)
-        keys = "visit_id, chat_id" if key else "chat_id"
-        row = await tx.fetchone(
-            f"SELECT wants_agreements, wants_agenda FROM {table}"
-            f" WHERE {'visit_id = ? AND ' if key else ''}chat_id = ?",
-            (*key, chat_id),
-        )
-        if row is not None and (bool(row[0]), bool(row[1])) == (agreements, agenda):
-            return "unchanged"
-        marks = ", ".join("?" * (len(key) + 6))
-        await tx.execute(
-            f"INSERT INTO {table} ({keys}, wants_agreements, wants_agenda, set_by,"
-            f" created_at, updated_at) VALUES ({marks})"
-            f" ON CONFLICT ({keys}) DO UPDATE SET"
-            " wants_agreements = excluded.wants_agreements, wants_agenda = excluded.wants_agenda,"
-            " set_by = excluded.set_by, updated_at = excluded.updated_at",
-            (*key, chat_id, int(agreements), int(agenda), set_by, stamp, stamp),
-        )
+    await upsert_chat(tx, chat_id, chat_type, title, now)
+    await tx.execute(
+        "UPDATE chats SET active = 1, inactive_reason = NULL WHERE chat_id = ?", (chat_id,)
+    )
+    table, key = _where(visit_id)
+    keys = "visit_id, chat_id" if key else "chat_id"
+    row = await tx.fetchone(
+        f"SELECT wants_agreements, wants_agenda FROM {table}"
+        f" WHERE {'visit_id = ? AND ' if key else ''}chat_id = ?",
+        (*key, chat_id),
+    )
+    if row is not None and (bool(row[0]), bool(row[1])) == (agreements, agenda):
+        return "unchanged"
+    marks = ", ".join("?" * (len(key) + 6))
+    await tx.execute(
+        f"INSERT INTO {table} ({keys}, wants_agreements, wants_agenda, set_by,"
+        f" created_at, updated_at) VALUES ({marks})"
+        f" ON CONFLICT ({keys}) DO UPDATE SET"
+        " wants_agreements = excluded.wants_agreements, wants_agenda = excluded.wants_agenda,"
+        " set_by = excluded.set_by, updated_at = excluded.updated_at",
+        (*key, chat_id, int(agreements), int(agenda), set_by, stamp, stamp),
+    )
     return "created" if row is None else "updated"
 
 
@@ -261,12 +285,14 @@ async def deactivate_in(tx: Tx, chat_id: int, reason: str, now: dt.datetime) -> 
 
 @dataclass(frozen=True)
 class LostChat:
-    """A chat just deactivated: who subscribed it, and its title, to tell them."""
+    """A chat just deactivated: who subscribed it (a channel: who linked it), and its title,
+    to tell them."""
 
     chat_id: int
     title: str
     set_by: int | None
     reason: str
+    channel: bool = False
 
 
 async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) -> LostChat | None:
@@ -277,10 +303,12 @@ async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) 
     """
     async with db.transaction() as tx:
         row = await tx.fetchone(
-            "SELECT c.title, c.active, (SELECT set_by FROM (SELECT set_by, updated_at FROM"
+            "SELECT c.title, c.active, c.type, COALESCE("
+            " (SELECT linked_by FROM channels WHERE chat_id = c.chat_id AND linked_at IS NOT NULL),"
+            " (SELECT set_by FROM (SELECT set_by, updated_at FROM"
             " subscriptions WHERE chat_id = c.chat_id UNION ALL SELECT set_by, updated_at"
             " FROM all_visit_subscriptions WHERE chat_id = c.chat_id)"
-            " ORDER BY updated_at DESC LIMIT 1) AS set_by"
+            " ORDER BY updated_at DESC LIMIT 1)) AS set_by"
             " FROM chats c WHERE c.chat_id = ?",
             (chat_id,),
         )
@@ -288,7 +316,8 @@ async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) 
     log.info("chat %s deactivated: %s", chat_id, reason)
     if row is None or not row["active"]:
         return None
-    return LostChat(chat_id, str(row["title"] or ""), row["set_by"], reason)
+    channel = row["type"] == "channel"
+    return LostChat(chat_id, str(row["title"] or ""), row["set_by"], reason, channel)
 
 
 async def reactivate(db: Database, chat_id: int, now: dt.datetime) -> bool:
