@@ -18,12 +18,12 @@ Guarantees
   and per chat; the worker marks its sends as bulk (`rate_limit_args`) so that replies to people
   go first. The worker itself only keeps enough chats in flight to use every slot.
 * Paid broadcasts (`paid_max_messages`, from PAID_BROADCAST): direct alerts (private chats
-  only; never groups or channels) go with `allow_paid_broadcast` and a `PaidBudget` per alert,
-  which the pacer spends on slots beyond the free limit. A message that bundles several alerts
-  is charged to the first of them. Each budget starts from what the alert already spent
-  (`alert_totals.paid_messages`, written with the outcomes), so a restart does not start the
-  cap again; once it is used up, the alert's remaining messages go without the flag, at the
-  free rate.
+  only; never groups or channels) go with a `PaidBudget` per alert, and the pacer sends them
+  as paid broadcasts (`allow_paid_broadcast`) while the budget lasts. A message that bundles
+  several alerts is charged to the first of them. Each budget starts from what the alert
+  already spent (`alert_totals.paid_messages`, written with the outcomes), so a restart does
+  not start the cap again; once it is used up, the alert's remaining messages go without the
+  flag, at the free rate.
 * Channels: one post per alert, never held for quiet hours or a digest.
 * Errors: a RetryAfter that gets past the limiter waits the given time for that chat only and
   tries again; Forbidden, "chat not found" and, in groups and channels, "not enough rights"
@@ -452,8 +452,7 @@ class DeliveryWorker:
                     self.renderer.plain(html) if plain else html,
                     parse_mode=None if plain else ParseMode.HTML,
                     disable_web_page_preview=True,
-                    allow_paid_broadcast=True if paid else None,
-                    rate_limit_args=pace,
+                    rate_limit_args=pace,  # the pacer sets allow_paid_broadcast on paid slots
                 )
                 self.sent_messages += 1
                 return int(message.message_id)

@@ -7,7 +7,9 @@ both, count at least what the stand-in bills, and fall back to the free rate at 
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -16,7 +18,7 @@ from bot.handlers.stats import stats_text
 from bot.standin import SentMessage
 from jobs.ratelimit import Pacer
 from storage.alerts import create_alert
-from tests.conftest import Clock, running_bot, with_settings
+from tests.conftest import USER_ID, BotHarness, Clock, running_bot, with_settings
 from tests.test_pacing import max_in_any_second, subscribe_many
 
 FIRST = 30_000
@@ -30,7 +32,11 @@ def _paid(settings: Settings, stars: float) -> Settings:
 
 
 async def _fanout(
-    settings: Settings, clock: Clock, subscribers: int
+    settings: Settings,
+    clock: Clock,
+    subscribers: int,
+    *,
+    during: Callable[[BotHarness], Awaitable[None]] | None = None,
 ) -> tuple[list[tuple[float, SentMessage]], int, int, str, int]:
     """(stamped messages, pacer's billed count, recorded paid messages, /stats, 429s)."""
     harness = running_bot(settings, clock, rate_limits=True)
@@ -40,6 +46,8 @@ async def _fanout(
     async with harness as bot:
         await subscribe_many(bot, range(FIRST, FIRST + subscribers))
         svc = bot.services
+        if during is not None:
+            await during(bot)
         async with svc.db.transaction() as tx:
             await create_alert(
                 tx,
@@ -49,6 +57,8 @@ async def _fanout(
                 now=bot.clock.now,
             )
         assert svc.delivery is not None
+        if during is not None:
+            await during(bot)
         await svc.delivery.wait_idle(timeout=60)
         limiter = bot.app.bot.rate_limiter  # type: ignore[attr-defined]
         assert isinstance(limiter, Pacer)
@@ -57,7 +67,9 @@ async def _fanout(
         assert loaded is not None
         stats = await stats_text(svc, loaded, "en")
         errors = sum(n for (_, code), n in bot.standin.errors_returned.items() if code == 429)
-        sent = await svc.db.fetchval("SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")
+        sent = await svc.db.fetchval(
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'sent' AND chat_id >= ?", (FIRST,)
+        )
         assert sent == subscribers
         assert bot.standin.billed_messages <= limiter.billed
         return stamped, limiter.billed, int(recorded or 0), stats, errors
@@ -110,3 +122,33 @@ async def test_without_paid_broadcasts_nothing_is_flagged_or_billed(
         assert svc.delivery.paid_max_messages == 0
         alerts = [m for m in bot.standin.sent if m.chat_id >= FIRST]
         assert len(alerts) == 40 and not [m for m in alerts if m.paid_broadcast]
+
+
+@pytest.mark.slow
+async def test_replies_and_channel_posts_during_a_paid_fanout_get_no_429(
+    settings: Settings, clock: Clock
+) -> None:
+    """Paid messages may use up Telegram's free amount: what goes unflagged waits for it to
+    clear (a channel post), a reply goes flagged and at once."""
+    channel = -1001000000500
+    asked: list[float] = []
+
+    async def during(bot: BotHarness) -> None:
+        if not asked:  # before the alert: a channel that follows the visit
+            bot.standin.add_channel(channel, title="Desk", creator=USER_ID)
+            await asyncio.sleep(0.3)
+            bot.standin.post_in_channel(channel, "/subscribe")
+            await bot.standin.wait_for_messages(channel, 1)
+            asked.append(0.0)
+            return
+        await asyncio.sleep(0.5)  # the fan-out is under way, flagged
+        asked[0] = time.monotonic()
+        bot.standin.send_text(USER_ID, "/status")
+
+    stamped, billed, _, _, errors = await _fanout(_paid(settings, 1000), clock, 1500, during=during)
+    assert errors == 0
+    [reply] = [(t, m) for t, m in stamped if m.chat_id == USER_ID and t >= asked[0]]
+    assert reply[0] - asked[0] < 0.5 and reply[1].paid_broadcast  # flagged, not kept waiting
+    posts = [m for _, m in stamped if m.chat_id == channel]
+    assert len(posts) == 2 and not [m for m in posts if m.paid_broadcast]  # never flagged
+    assert billed > 0
