@@ -152,3 +152,16 @@ async def test_replies_and_channel_posts_during_a_paid_fanout_get_no_429(
     posts = [m for _, m in stamped if m.chat_id == channel]
     assert len(posts) == 2 and not [m for m in posts if m.paid_broadcast]  # never flagged
     assert billed > 0
+
+
+async def test_the_flag_is_the_pacers_to_set(settings: Settings, clock: Clock) -> None:
+    """A request that asks for allow_paid_broadcast itself goes without it: no budget, and no
+    paid fan-out under way."""
+    async with running_bot(_paid(settings, 10), clock, rate_limits=True) as bot:
+        bot.standin.enable_paid_broadcasts()
+        ext_bot = bot.app.bot  # type: ignore[attr-defined]
+        await ext_bot.send_message(USER_ID, "asked for the flag", allow_paid_broadcast=True)
+        [sent] = bot.standin.messages_to(USER_ID)[-1:]
+        assert sent.text == "asked for the flag" and not sent.paid_broadcast
+        limiter = ext_bot.rate_limiter
+        assert isinstance(limiter, Pacer) and limiter.billed == 0
