@@ -31,3 +31,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.feeds
 	$(BIN)/python -m benchmarks.fanout --write
 	$(BIN)/python -m benchmarks.limits --write
+	$(BIN)/python -m benchmarks.scale --write

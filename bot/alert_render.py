@@ -353,6 +353,7 @@ class ChatAlertRenderer:
             # A stored language that is not (or no longer) ours must not break rendering.
             lang = resolve_language(chat.language, chat.language_code)
             digest = chat.digest_hour is not None and any(r.kind not in DIGEST_EXEMPT for r in rows)
+            digest = digest and not chat.channel  # no digests in a channel
         first = self.visits.get(rows[0].visit_id) if rows else None
         return self._visit_context(chat, lang, first, digest)
 
@@ -369,6 +370,8 @@ class ChatAlertRenderer:
         return RenderContext(lang, tz, sectors, digest, visit_name=label, reading=reading)
 
     def render(self, rows: Sequence[DueDelivery], chat: ChatView | None) -> list[RenderedMessage]:
+        """The chat's rows bundled into as few messages as fit; in a channel one post each
+        (a channel's readers see posts, not a chat: each alert stands alone)."""
         ctx = self.context(chat, rows)
         views = [
             AlertView(
@@ -378,6 +381,11 @@ class ChatAlertRenderer:
             )
             for r in rows
         ]
+        if chat is not None and chat.channel:
+            return [
+                RenderedMessage(fit(render_alert(v, v.context or ctx), MESSAGE_LIMIT), (i,))
+                for i, v in enumerate(views)
+            ]
         return render_bundle(views, ctx)
 
     def plain(self, html: str) -> str:

@@ -52,6 +52,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("pausefeed", "admin"),
     Command("resumefeed", "admin"),
     Command("broadcast", "admin"),
+    Command("channels", "admin"),
+    Command("addchannel", "admin"),
     Command("audit", "admin"),
     Command("admins", "owner"),
     Command("addadmin", "owner"),

@@ -26,6 +26,7 @@ DEFAULT_WEBHOOK_PORT = 8443
 DEFAULT_OPS_LISTEN = "127.0.0.1"
 DEFAULT_BACKUP_INTERVAL_HOURS = 24.0
 DEFAULT_BACKUP_KEEP = 7
+DEFAULT_DELIVERY_RETENTION_DAYS = 7.0
 LOG_FORMATS = ("text", "keyvalue", "json")
 # Telegram's rule for setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -65,6 +66,16 @@ class Settings:
     backup_keep: int = DEFAULT_BACKUP_KEEP
 
     visits_dir: Path | None = None  # None: the bundled visits
+    # --- audiences of any size (README: "Paid broadcasts", "Capacity")
+    delivery_retention_days: float = DEFAULT_DELIVERY_RETENTION_DAYS
+    paid_broadcast: bool = False  # direct alerts with allow_paid_broadcast (up to 1,000/s)
+    # The most one alert may spend, counted in billed messages: 0.1 Star each, so this is the
+    # cap in tenths of a Star (PAID_BROADCAST_MAX_STARS_PER_ALERT × 10). 0 when paid is off.
+    paid_broadcast_max_messages: int = 0
+
+    @property
+    def paid_broadcast_max_stars(self) -> float:
+        return self.paid_broadcast_max_messages / 10
 
     @property
     def visit(self) -> Visit:
@@ -128,7 +139,43 @@ def load_settings(
         visits=_visits(get("VISIT_FILE"), get("VISITS_DIR")),
         allow_private_feeds=_flag("ALLOW_PRIVATE_FEEDS", get("ALLOW_PRIVATE_FEEDS")),
         **_production(get),
+        **_audience(get),
     )
+
+
+def _audience(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """Outbox retention and paid broadcasts, each validated by name."""
+    retention = get("DELIVERY_RETENTION_DAYS")
+    days = DEFAULT_DELIVERY_RETENTION_DAYS
+    if retention is not None:
+        days = float(retention) if _DECIMAL.match(retention) else -1.0
+        if not 0 < days <= 3660:
+            raise ConfigError(
+                f"DELIVERY_RETENTION_DAYS must be a number of days > 0, got {retention!r}"
+            )
+    paid = _flag("PAID_BROADCAST", get("PAID_BROADCAST"))
+    cap = get("PAID_BROADCAST_MAX_STARS_PER_ALERT")
+    messages = 0
+    if cap is not None:
+        # Tenths of a Star, exactly: one billed message costs 0.1 Star.
+        whole, _, tenths = cap.partition(".")
+        valid = _DECIMAL.match(cap) is not None and len(tenths.rstrip("0")) <= 1
+        messages = int(whole or "0") * 10 + int((tenths.rstrip("0") or "0")[:1]) if valid else 0
+        if messages < 1:
+            raise ConfigError(
+                "PAID_BROADCAST_MAX_STARS_PER_ALERT must be a number of Stars >= 0.1 with at"
+                f" most one decimal (one message beyond the free rate costs 0.1 Star), got {cap!r}"
+            )
+    if paid and cap is None:
+        raise ConfigError(
+            "PAID_BROADCAST_MAX_STARS_PER_ALERT is required when PAID_BROADCAST is true"
+            " (the most Stars one alert may spend, e.g. 500)"
+        )
+    return {
+        "delivery_retention_days": days,
+        "paid_broadcast": paid,
+        "paid_broadcast_max_messages": messages if paid else 0,
+    }
 
 
 def _production(get: Callable[[str], str | None]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from bot.notify import notify_admins, tell_chat_lost
 from bot.ops_server import OpsServer
 from bot.services import AnyApp, Services
 from jobs.backups import schedule_backups
+from jobs.compaction import schedule_compaction
 from jobs.delivery import DeliveryWorker
 from jobs.feeds import make_client
 from jobs.pipeline import followed_visits
@@ -37,6 +38,9 @@ from storage import feeds
 from storage.subscriptions import LostChat
 
 log = logging.getLogger(__name__)
+
+FREE_CONCURRENCY = 32  # chats in flight at the free 30 messages a second
+PAID_CONCURRENCY = 128  # ... and at the paid 1,000
 
 StartupHook = Callable[[AnyApp, Services], Awaitable[None]]
 ShutdownHook = Callable[[Services], Awaitable[None]]
@@ -140,22 +144,28 @@ async def start_delivery(app: AnyApp, svc: Services) -> None:
     """Resume the outbox where the last run stopped.
 
     Alerts are marked bulk for the pacer, so that replies to people go first; another limiter
-    (a benchmark's baseline) gets PTB's default arguments.
+    (a benchmark's baseline) gets PTB's default arguments, and no paid broadcasts (only the
+    pacer keeps their limit and counts their cost).
     """
     limiter = app.bot.rate_limiter
 
     async def chat_lost(lost: LostChat) -> None:
         await tell_chat_lost(app.bot, svc, lost)
 
+    paced = isinstance(limiter, Pacer)
+    paid = svc.settings.paid_broadcast and paced
     svc.delivery = DeliveryWorker(
         app.bot,
         svc.db,
         ChatAlertRenderer(svc.visits),
         clock=svc.clock,
         time_zones=_time_zones(svc),
-        rate_limit_args=BULK if isinstance(limiter, Pacer) else None,
+        rate_limit_args=BULK if paced else None,
         on_chat_lost=chat_lost,
         is_running=lambda: app.running,
+        # 1,000 messages a second behind a 50 ms round trip to Telegram are 50 in flight
+        concurrency=PAID_CONCURRENCY if paid else FREE_CONCURRENCY,
+        paid_max_messages=svc.settings.paid_broadcast_max_messages if paid else 0,
     )
     await svc.delivery.start()
 
@@ -189,6 +199,11 @@ async def start_backups(app: AnyApp, svc: Services) -> None:
     )
 
 
+async def start_compaction(app: AnyApp, svc: Services) -> None:
+    """Finished deliveries older than DELIVERY_RETENTION_DAYS become per-alert counts."""
+    schedule_compaction(_job_queue(app), svc.db, svc.clock, svc.settings.delivery_retention_days)
+
+
 async def start_ops_server(app: AnyApp, svc: Services) -> None:
     """`/healthz` and `/metrics`, when OPS_PORT is configured."""
     settings = svc.settings
@@ -210,6 +225,7 @@ STARTUP_HOOKS: list[StartupHook] = [
     start_delivery,
     start_reminders,
     start_backups,
+    start_compaction,
     start_ops_server,
 ]
 SHUTDOWN_HOOKS: list[ShutdownHook] = [  # run in reverse

@@ -236,8 +236,8 @@ class DatabaseCollector(Collector):
         yield up
         deliveries = CounterMetricFamily(
             "visitbot_deliveries",
-            "Alert deliveries by final outcome, counted from rows of the deliveries table at"
-            " scrape time (monotonic while rows are kept).",
+            "Alert deliveries by final outcome, from the outbox's per-alert totals at scrape"
+            " time (compacted rows stay counted, so it is monotonic).",
             labels=["outcome"],
         )
         for outcome in OUTCOMES:

@@ -62,7 +62,8 @@ async def tell_chat_lost(bot: telegram.Bot, svc: Services, lost: LostChat) -> bo
     lang = await svc.language_of(lost.set_by)
     title = lost.title or str(lost.chat_id)
     try:
-        await bot.send_message(lost.set_by, t(lang, "alerts.chat_lost", title=title))
+        key = "alerts.channel_lost" if lost.channel else "alerts.chat_lost"
+        await bot.send_message(lost.set_by, t(lang, key, title=title))
     except TelegramError as exc:
         log.info("could not tell %s that chat %s was lost: %s", lost.set_by, lost.chat_id, exc)
         return False

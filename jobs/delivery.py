@@ -17,6 +17,14 @@ Guarantees
 * Limits: the application's rate limiter (`jobs.ratelimit.Pacer`) keeps every limit, overall
   and per chat; the worker marks its sends as bulk (`rate_limit_args`) so that replies to people
   go first. The worker itself only keeps enough chats in flight to use every slot.
+* Paid broadcasts (`paid_max_messages`, from PAID_BROADCAST): direct alerts (private chats
+  only; never groups or channels) go with a `PaidBudget` per alert, and the pacer sends them
+  as paid broadcasts (`allow_paid_broadcast`) while the budget lasts. A message that bundles
+  several alerts is charged to the first of them. Each budget starts from what the alert
+  already spent (`alert_totals.paid_messages`, written with the outcomes), so a restart does
+  not start the cap again; once it is used up, the alert's remaining messages go without the
+  flag, at the free rate.
+* Channels: one post per alert, never held for quiet hours or a digest.
 * Errors: a RetryAfter that gets past the limiter waits the given time for that chat only and
   tries again; Forbidden, "chat not found" and, in groups and channels, "not enough rights"
   deactivate the chat (for a group, the person who subscribed it is told, through
@@ -43,7 +51,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import ExtBot
 
-from jobs.ratelimit import retry_seconds
+from jobs.ratelimit import Pace, PaidBudget, retry_seconds
 from storage.alerts import (
     ChatPrefs,
     DueDelivery,
@@ -51,6 +59,7 @@ from storage.alerts import (
     any_due,
     claim_due,
     next_due_at,
+    paid_messages,
     postpone,
     quiet_until,
     record_outcomes,
@@ -75,6 +84,7 @@ NO_RIGHTS = (
     "chat_restricted",
 )
 ERROR_PAUSE = 1.0  # seconds the loop waits after an unexpected error, so it cannot spin
+BUDGETS_KEPT = 1000  # alerts whose paid budget stays in memory (older ones are reloaded)
 
 
 class RenderedAlerts(Protocol):
@@ -121,6 +131,7 @@ class DeliveryWorker:
         poll_interval: float = 2.0,
         flush_interval: float = 0.05,
         flush_batch: int = 100,
+        paid_max_messages: int = 0,
     ) -> None:
         self.bot = bot
         self.db = db
@@ -138,6 +149,11 @@ class DeliveryWorker:
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self.flush_batch = flush_batch
+        # Paid broadcasts: the cap per alert in billed messages (0: off), and each alert's
+        # budget (what it spent, as persisted on the last flush)
+        self.paid_max_messages = paid_max_messages if isinstance(rate_limit_args, Pace) else 0
+        self._budgets: dict[int, PaidBudget] = {}
+        self._budgets_written: dict[int, int] = {}
         self.sent_messages = 0
         self.plain_fallbacks = 0
         self._wake = asyncio.Event()
@@ -223,6 +239,7 @@ class DeliveryWorker:
                 await asyncio.sleep(ERROR_PAUSE)
                 return
             claimed = await self._hold_quiet_chats(claimed, views)
+            await self._load_budgets(claimed)
             for chat_id, rows in claimed.items():
                 self._busy.add(chat_id)
                 task = asyncio.create_task(self._deliver_chat(chat_id, rows, views.get(chat_id)))
@@ -247,6 +264,9 @@ class DeliveryWorker:
         ready: dict[int, list[DueDelivery]] = {}
         for chat_id, rows in claimed.items():
             view = views.get(chat_id)
+            if view is not None and view.channel:  # no quiet hours in a channel
+                ready[chat_id] = rows
+                continue
             prefs = (
                 ChatPrefs(view.timezone, view.quiet_start, view.quiet_end, view.digest_hour)
                 if view
@@ -263,6 +283,31 @@ class DeliveryWorker:
                 log.exception("holding deliveries for quiet hours of chat %s failed", chat_id)
                 ready[chat_id] = rows  # better late at night than stuck in 'sending'
         return ready
+
+    async def _load_budgets(self, claimed: dict[int, list[DueDelivery]]) -> None:
+        """The paid budget of each alert about to be sent to private chats, resumed from what
+        the alert already spent (a restart, or an alert whose budget left memory)."""
+        if not self.paid_max_messages:
+            return
+        for alert_id in sorted({r.alert_id for c, rows in claimed.items() if c > 0 for r in rows}):
+            if alert_id in self._budgets:
+                continue
+            try:
+                spent = await paid_messages(self.db, alert_id)
+            except Exception:  # without the total, spend nothing rather than too much
+                log.exception("reading the paid spend of alert %s failed", alert_id)
+                spent = self.paid_max_messages
+            if len(self._budgets) >= BUDGETS_KEPT:
+                oldest = next(iter(self._budgets))
+                if not self._budgets[oldest].reserved:
+                    self._budgets.pop(oldest)
+                    self._budgets_written.pop(oldest, None)
+            self._budgets[alert_id] = PaidBudget(self.paid_max_messages, spent)
+            self._budgets_written[alert_id] = spent
+
+    def budget(self, alert_id: int) -> PaidBudget | None:
+        """The paid budget of an alert in memory (None: none, or paid broadcasts are off)."""
+        return self._budgets.get(alert_id)
 
     async def _release_claimed(self, claimed: dict[int, list[DueDelivery]]) -> None:
         """Put claimed rows back to 'pending' (not counted as an attempt)."""
@@ -307,14 +352,20 @@ class DeliveryWorker:
                 await asyncio.sleep(1.0)
 
     async def _flush(self) -> None:
-        if not self._outcomes:
+        paid = {
+            alert_id: budget.spent
+            for alert_id, budget in self._budgets.items()
+            if budget.spent != self._budgets_written.get(alert_id)
+        }
+        if not self._outcomes and not paid:
             return
         batch, self._outcomes = self._outcomes, []
         try:
-            await record_outcomes(self.db, batch)
+            await record_outcomes(self.db, batch, paid)
         except BaseException:
             self._outcomes[:0] = batch
             raise
+        self._budgets_written.update(paid)
         self._wake.set()
 
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -363,7 +414,8 @@ class DeliveryWorker:
         messages = self.renderer.render(rows, view)
         for index, message in enumerate(messages):
             group = [rows[i] for i in message.alerts]
-            result = await self._send(chat_id, message.html)
+            budget = self._budgets.get(group[0].alert_id) if chat_id > 0 else None
+            result = await self._send(chat_id, message.html, budget)
             if isinstance(result, int):
                 stamp = self.clock()
                 self._settle(settled, [Outcome(r.id, "sent", result, None, stamp) for r in group])
@@ -378,20 +430,29 @@ class DeliveryWorker:
                 return
             self._settle(settled, [Outcome(r.id, "failed", None, error[:500]) for r in group])
 
-    async def _send(self, chat_id: int, html: str) -> int | tuple[str, str]:
-        """Send one message: its message_id, or (status, error): requeued, dropped, failed."""
+    async def _send(
+        self, chat_id: int, html: str, budget: PaidBudget | None = None
+    ) -> int | tuple[str, str]:
+        """Send one message: its message_id, or (status, error): requeued, dropped, failed.
+
+        With a `budget` that is not used up, as a paid broadcast charged to it.
+        """
         bot = self.bot
         failures = 0
         flood_rounds = 0
         plain = False
         while True:
+            paid = budget is not None and not budget.exhausted
+            pace = self.rate_limit_args
+            if paid and isinstance(pace, Pace):
+                pace = Pace(bulk=pace.bulk, retries=pace.retries, budget=budget)
             try:
                 message = await bot.send_message(
                     chat_id,
                     self.renderer.plain(html) if plain else html,
                     parse_mode=None if plain else ParseMode.HTML,
                     disable_web_page_preview=True,
-                    rate_limit_args=self.rate_limit_args,
+                    rate_limit_args=pace,  # the pacer sets allow_paid_broadcast on paid slots
                 )
                 self.sent_messages += 1
                 return int(message.message_id)

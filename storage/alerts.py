@@ -79,6 +79,7 @@ ALERT_KINDS: tuple[AlertKind, ...] = (
     "programme",
 )
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
+_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "sending", "sent", "failed", "dropped")
 
 # Kinds a chat in digest mode still receives at once: a reminder is stale after its item starts.
 DIGEST_EXEMPT: frozenset[str] = frozenset({"reminder"})
@@ -242,37 +243,91 @@ async def create_alert(
         " VALUES (?, ?, ?, ?, ?, ?)",
         (visit_id, kind, dedupe_key, json.dumps(payload, ensure_ascii=False), created_by, stamp),
     )
-    # The visit's subscribers and the chats that follow every visit; a chat that is both
-    # gets one delivery (the SELECT is a UNION, the INSERT ignores a second row anyway).
-    wanted = _TARGETS[kind]
-    allowed = _CHAT_TARGETS.get(kind, "1 = 1")
-    rows = await tx.fetchall(
-        "SELECT c.chat_id, c.timezone, c.quiet_start, c.quiet_end, c.digest_hour FROM chats c"
-        f" WHERE c.active = 1 AND {allowed} AND c.chat_id IN ("
-        f" SELECT chat_id FROM subscriptions WHERE visit_id = ? AND {wanted}"
-        f" UNION SELECT chat_id FROM all_visit_subscriptions WHERE {wanted})"
-        " AND c.chat_id NOT IN (SELECT chat_id FROM deliveries WHERE alert_id = ?"
-        " AND status IN ('pending', 'sending', 'sent'))",
-        (visit_id, spare_recipients_of if spare_recipients_of is not None else -1),
-    )
-    cache: dict[ChatPrefs, str] = {}
-    values: list[tuple[int, int, str]] = []
-    for row in rows:
-        prefs = ChatPrefs(row["timezone"], row["quiet_start"], row["quiet_end"], row["digest_hour"])
-        when = cache.get(prefs)
-        if when is None:
-            when = cache[prefs] = to_db_time(due_time(prefs, kind, now, default_tz))
-        values.append((alert_id, int(row["chat_id"]), when))
-    await tx.executemany(
-        "INSERT OR IGNORE INTO deliveries (alert_id, chat_id, status, not_before)"
-        " VALUES (?, ?, 'pending', ?)",
-        values,
+    queued = await _queue_deliveries(
+        tx, alert_id, visit_id, kind, now, default_tz, spare_recipients_of
     )
     if kind == "programme":
         await _fold_programme(tx, alert_id, now)
     wake_delivery()
-    log.info("alert %s (%s) queued for %d chats", alert_id, kind, len(values))
+    log.info("alert %s (%s) queued for %d chats", alert_id, kind, queued)
     return alert_id
+
+
+async def _queue_deliveries(
+    tx: Tx,
+    alert_id: int,
+    visit_id: int,
+    kind: str,
+    now: dt.datetime,
+    default_tz: dt.tzinfo,
+    spare_recipients_of: int | None = None,
+) -> int:
+    """One 'pending' delivery per target chat, written by SQLite itself; returns how many.
+
+    The targets are the visit's subscribers and the chats that follow every visit (a chat that
+    is both gets one delivery: the targets are a UNION, and the INSERT ignores a second row).
+    No row goes through Python: at 100,000 subscribers the insert is one statement, and no list
+    of subscribers is ever held in memory. Only chats whose preferences can hold an alert
+    (quiet hours or a digest; index `chats_held`, few of them) need a due time of their own: it
+    is computed here once per distinct set of preferences and handed to the INSERT as JSON.
+    Every other chat, and every channel (quiet hours and digests do not apply there), is due
+    now. Groups and channels come first (negative ids): one message there reaches many people.
+    """
+    wanted = _TARGETS[kind]
+    allowed = _CHAT_TARGETS.get(kind, "1 = 1")
+    member = (
+        f"(EXISTS (SELECT 1 FROM subscriptions s WHERE s.visit_id = ? AND s.chat_id = c.chat_id"
+        f" AND {wanted}) OR EXISTS (SELECT 1 FROM all_visit_subscriptions s"
+        f" WHERE s.chat_id = c.chat_id AND {wanted}))"
+    )
+    held = await tx.fetchall(
+        "SELECT DISTINCT c.timezone, c.quiet_start, c.quiet_end, c.digest_hour"
+        " FROM chats c INDEXED BY chats_held"
+        " WHERE (c.quiet_start IS NOT NULL OR c.digest_hour IS NOT NULL)"
+        f" AND c.active = 1 AND c.type != 'channel' AND {allowed} AND {member}",
+        (visit_id,),
+    )
+    schedule = [
+        [
+            r["timezone"],
+            r["quiet_start"],
+            r["quiet_end"],
+            r["digest_hour"],
+            to_db_time(
+                due_time(
+                    ChatPrefs(r["timezone"], r["quiet_start"], r["quiet_end"], r["digest_hour"]),
+                    kind,
+                    now,
+                    default_tz,
+                )
+            ),
+        ]
+        for r in held
+    ]
+    return await tx.execute_rowcount(
+        "INSERT OR IGNORE INTO deliveries (alert_id, chat_id, status, not_before)"
+        " SELECT ?, c.chat_id, 'pending', CASE"
+        "  WHEN c.type = 'channel' OR (c.quiet_start IS NULL AND c.digest_hour IS NULL) THEN ?"
+        "  ELSE (SELECT json_extract(h.value, '$[4]') FROM json_each(?) h"
+        "   WHERE json_extract(h.value, '$[0]') IS c.timezone"
+        "   AND json_extract(h.value, '$[1]') IS c.quiet_start"
+        "   AND json_extract(h.value, '$[2]') IS c.quiet_end"
+        "   AND json_extract(h.value, '$[3]') IS c.digest_hour) END"
+        f" FROM chats c WHERE c.active = 1 AND {allowed} AND c.chat_id IN ("
+        f"  SELECT chat_id FROM subscriptions WHERE visit_id = ? AND {wanted}"
+        f"  UNION SELECT chat_id FROM all_visit_subscriptions WHERE {wanted})"
+        # chats an earlier alert told of this already (see `spare_recipients_of`)
+        " AND c.chat_id NOT IN (SELECT chat_id FROM deliveries WHERE alert_id = ?"
+        "  AND status IN ('pending', 'sending', 'sent'))"
+        " ORDER BY c.chat_id",
+        (
+            alert_id,
+            to_db_time(now),
+            json.dumps(schedule),
+            visit_id,
+            spare_recipients_of if spare_recipients_of is not None else -1,
+        ),
+    )
 
 
 async def _fold_programme(tx: Tx, alert_id: int, now: dt.datetime) -> None:
@@ -282,43 +337,45 @@ async def _fold_programme(tx: Tx, alert_id: int, now: dt.datetime) -> None:
 
     Counted in messages, not alerts: alerts due at the same moment are one message. A chat with
     a fold already waiting joins it; otherwise the new fold goes out an hour after the oldest
-    of its last `PROGRAMME_PER_HOUR` messages. Only chats with recent programme alerts are
-    looked at, so the usual case is one indexed query.
+    of its last `PROGRAMME_PER_HOUR` messages. No list of subscribers is held: SQLite returns
+    only the chats at the cap.
     """
-    since = to_db_time(now - PROGRAMME_WINDOW)
-    recent = await tx.fetchall(
-        "SELECT chat_id, not_before FROM deliveries WHERE alert_id IN (SELECT id FROM alerts"
-        " WHERE kind = 'programme' AND id != ? AND created_at > ?) AND not_before > ?",
-        (alert_id, to_db_time(now - dt.timedelta(days=1)), since),
-    )
     stamp = to_db_time(now)
-    slots: dict[int, set[str]] = {}
-    for row in recent:
-        slots.setdefault(int(row["chat_id"]), set()).add(str(row["not_before"]))
-    # A chat with a message going out at this very moment (alerts of the same poll) takes
-    # this one in that message: no new message, nothing to hold.
-    busy = {
-        chat: sorted(s)
-        for chat, s in slots.items()
-        if len(s) >= PROGRAMME_PER_HOUR and stamp not in s
-    }
-    if not busy:
-        return
-    mine = await tx.fetchall(
-        "SELECT id, chat_id, not_before FROM deliveries WHERE alert_id = ?"
-        " AND chat_id IN (SELECT value FROM json_each(?))",
-        (alert_id, json.dumps(sorted(busy))),
+    # Per chat, its recent programme messages (distinct due times); the chats at the cap,
+    # unless a message goes out at this very moment (alerts of the same poll), which takes
+    # this one too. Computed by SQLite: only busy chats come back, usually none.
+    busy = await tx.fetchall(
+        "WITH slots AS (SELECT DISTINCT d.chat_id, d.not_before FROM deliveries d"
+        "  WHERE d.alert_id IN (SELECT id FROM alerts WHERE kind = 'programme' AND id != ?"
+        "   AND created_at > ?) AND d.not_before > ?"
+        "  AND d.status IN ('pending', 'sending', 'sent')),"
+        " ranked AS (SELECT chat_id, not_before,"
+        "  ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY not_before DESC) AS back,"
+        "  COUNT(*) OVER (PARTITION BY chat_id) AS slots,"
+        "  SUM(not_before = ?) OVER (PARTITION BY chat_id) AS at_once,"
+        "  MAX(not_before) OVER (PARTITION BY chat_id) AS last FROM slots)"
+        " SELECT d.id, d.not_before AS mine, r.last, r.not_before AS oldest FROM ranked r"
+        " JOIN deliveries d ON d.alert_id = ? AND d.chat_id = r.chat_id"
+        " WHERE r.back = ? AND r.slots >= ? AND r.at_once = 0",
+        (
+            alert_id,
+            to_db_time(now - dt.timedelta(days=1)),
+            to_db_time(now - PROGRAMME_WINDOW),
+            stamp,
+            alert_id,
+            PROGRAMME_PER_HOUR,
+            PROGRAMME_PER_HOUR,
+        ),
     )
     changes = []
-    for row in mine:
-        used = busy[int(row["chat_id"])]
-        if used[-1] > stamp:
-            fold = used[-1]  # a fold (or a held alert) is waiting: join it
-        else:
-            oldest = from_db_time(used[-PROGRAMME_PER_HOUR])
-            fold = to_db_time(oldest + PROGRAMME_WINDOW)
-        changes.append((max(fold, str(row["not_before"])), int(row["id"])))
-    await tx.executemany("UPDATE deliveries SET not_before = ? WHERE id = ?", changes)
+    for row in busy:
+        if row["last"] > stamp:
+            fold = str(row["last"])  # a fold (or a held alert) is waiting: join it
+        else:  # an hour after the oldest of the last PROGRAMME_PER_HOUR messages
+            fold = to_db_time(from_db_time(str(row["oldest"])) + PROGRAMME_WINDOW)
+        changes.append((max(fold, str(row["mine"])), int(row["id"])))
+    if changes:
+        await tx.executemany("UPDATE deliveries SET not_before = ? WHERE id = ?", changes)
 
 
 async def reschedule_chat(
@@ -405,21 +462,26 @@ async def claim_due(
     stamp = to_db_time(now)
     excluded = json.dumps(sorted(set(exclude_chats)))
     async with db.transaction() as tx:
+        # Earliest due first, in the order of the index `deliveries_due` (status, not_before,
+        # then rowid): the first rows of the index, never a sort of every pending row.
         chats = await tx.fetchall(
-            "SELECT DISTINCT chat_id FROM ("
-            " SELECT chat_id FROM deliveries WHERE status = 'pending' AND not_before <= ?"
-            " AND chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?)",
+            "SELECT chat_id FROM deliveries WHERE status = 'pending' AND not_before <= ?"
+            " AND chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY not_before, id"
+            " LIMIT ?",
             (stamp, excluded, max_chats * 4),
         )
-        chat_ids = [int(r["chat_id"]) for r in chats][:max_chats]
+        chat_ids = list(dict.fromkeys(int(r["chat_id"]) for r in chats))[:max_chats]
         if not chat_ids:
             return {}
+        # CROSS JOIN keeps the chats as the outer loop: each chat's rows come from the index
+        # `deliveries_by_chat`, whatever the number of other pending rows.
         rows = await tx.fetchall(
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1"
-            " WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending'"
-            " AND not_before <= ? AND chat_id IN (SELECT value FROM json_each(?)))"
+            " WHERE id IN (SELECT d.id FROM json_each(?) j CROSS JOIN deliveries d"
+            " INDEXED BY deliveries_by_chat"
+            " ON d.chat_id = j.value WHERE d.status = 'pending' AND d.not_before <= ?)"
             " RETURNING id, alert_id, chat_id, attempts",
-            (stamp, json.dumps(chat_ids)),
+            (json.dumps(chat_ids), stamp),
         )
         alert_ids = sorted({int(r["alert_id"]) for r in rows})
         alerts = {
@@ -501,11 +563,16 @@ class Outcome:
     sent_at: dt.datetime | None = None
 
 
-async def record_outcomes(db: Database, outcomes: Sequence[Outcome]) -> None:
-    """Write many outcomes in one transaction (one transaction per message would cap speed)."""
-    if not outcomes:
+async def record_outcomes(
+    db: Database, outcomes: Sequence[Outcome], paid: dict[int, int] | None = None
+) -> None:
+    """Write many outcomes in one transaction (one transaction per message would cap speed),
+    with the alerts' billed paid-broadcast totals when there are any (`add_paid_messages`)."""
+    if not outcomes and not paid:
         return
     async with db.transaction() as tx:
+        if paid:
+            await add_paid_messages(tx, paid)
         await tx.executemany(
             "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id),"
             " last_error = ?, sent_at = COALESCE(?, sent_at) WHERE id = ?",
@@ -548,8 +615,8 @@ async def next_due_at(db: Database, exclude_chats: Iterable[int] = ()) -> str | 
     are already due, and counting them would wake the worker at once, again and again.
     """
     value = await db.fetchval(
-        "SELECT MIN(not_before) FROM deliveries WHERE status = 'pending'"
-        " AND chat_id NOT IN (SELECT value FROM json_each(?))",
+        "SELECT not_before FROM deliveries WHERE status = 'pending'"
+        " AND chat_id NOT IN (SELECT value FROM json_each(?)) ORDER BY not_before LIMIT 1",
         (json.dumps(sorted(set(exclude_chats))),),
     )
     return None if value is None else str(value)
@@ -563,35 +630,40 @@ class DeliveryStats:
     alerts_by_kind: dict[str, int]
     deliveries: dict[str, int]  # status -> count
     last_sent_at: str | None
+    paid_messages: int = 0  # billed paid-broadcast messages (0.1 Star each)
 
 
 async def delivery_stats(db: Database, visit_id: int) -> DeliveryStats:
+    """A visit's alerts and deliveries, from the per-alert totals (one row per alert, kept by
+    triggers and through compaction), so the answer costs the same at a million deliveries."""
     kinds = await db.fetchall(
         "SELECT kind, COUNT(*) AS n FROM alerts WHERE visit_id = ? GROUP BY kind", (visit_id,)
     )
-    statuses = await db.fetchall(
-        "SELECT d.status, COUNT(*) AS n FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
-        " WHERE a.visit_id = ? GROUP BY d.status",
+    row = await db.fetchone(
+        "SELECT SUM(t.pending) AS pending, SUM(t.sending) AS sending, SUM(t.sent) AS sent,"
+        " SUM(t.failed) AS failed, SUM(t.dropped) AS dropped, MAX(t.last_sent_at) AS last,"
+        " SUM(t.paid_messages) AS paid"
+        " FROM alert_totals t JOIN alerts a ON a.id = t.alert_id WHERE a.visit_id = ?",
         (visit_id,),
     )
-    last = await db.fetchval(
-        "SELECT MAX(d.sent_at) FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
-        " WHERE a.visit_id = ? AND d.status = 'sent'",
-        (visit_id,),
-    )
-    by_status = dict.fromkeys(("pending", "sending", "sent", "failed", "dropped"), 0)
-    by_status.update({str(r["status"]): int(r["n"]) for r in statuses})
+    by_status: dict[str, int] = {s: int((row[s] if row else 0) or 0) for s in _STATUSES}
+    last = row["last"] if row else None
     return DeliveryStats(
         alerts_by_kind={str(r["kind"]): int(r["n"]) for r in kinds},
         deliveries=by_status,
         last_sent_at=None if last is None else str(last),
+        paid_messages=int((row["paid"] if row else 0) or 0),
     )
 
 
 async def deliveries_by_status(db: Database) -> dict[str, int]:
-    """Every delivery ever queued, by status (all visits: the process's own totals)."""
-    rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
-    return {str(r["status"]): int(r["n"]) for r in rows}
+    """Every delivery ever queued, by status (all visits: the process's own totals), compacted
+    rows included."""
+    row = await db.fetchone(
+        "SELECT SUM(pending) AS pending, SUM(sending) AS sending, SUM(sent) AS sent,"
+        " SUM(failed) AS failed, SUM(dropped) AS dropped FROM alert_totals"
+    )
+    return {s: int(row[s]) for s in _STATUSES if row is not None and row[s]}
 
 
 async def alerts_by_kind(db: Database) -> dict[str, int]:
@@ -600,8 +672,8 @@ async def alerts_by_kind(db: Database) -> dict[str, int]:
 
 
 async def last_delivery_at(db: Database) -> dt.datetime | None:
-    """When the latest alert went out (index `deliveries_sent`)."""
-    value = await db.fetchval("SELECT MAX(sent_at) FROM deliveries WHERE status = 'sent'")
+    """When the latest alert went out (from the per-alert totals, so compaction keeps it)."""
+    value = await db.fetchval("SELECT MAX(last_sent_at) FROM alert_totals")
     return _time(value)
 
 
@@ -612,3 +684,63 @@ def _time(value: object) -> dt.datetime | None:
         return from_db_time(str(value))
     except ValueError:
         return None
+
+
+# --- compaction -----------------------------------------------------------------------------
+
+TERMINAL: tuple[DeliveryStatus, ...] = ("sent", "failed", "dropped")
+
+
+async def compact_deliveries(db: Database, before: dt.datetime, *, batch: int = 5000) -> int:
+    """Delete up to `batch` finished delivery rows of alerts created before `before`.
+
+    Their counts stay in `alert_totals` (the triggers counted them when their status changed;
+    deleting does not uncount), with `compacted` saying how many rows are gone, so /stats and
+    /metrics read the same numbers afterwards. Rows still pending or in flight are never
+    touched. One short transaction per call: the caller repeats until it returns 0, and other
+    work gets the database in between. Returns the number of rows deleted.
+    """
+    stamp = to_db_time(before)
+    async with db.transaction() as tx:
+        alerts = await tx.fetchall(
+            "SELECT t.alert_id FROM alert_totals t JOIN alerts a ON a.id = t.alert_id"
+            " WHERE a.created_at < ? AND t.sent + t.failed + t.dropped > t.compacted"
+            " ORDER BY t.alert_id LIMIT 50",
+            (stamp,),
+        )
+        deleted = 0
+        for row in alerts:
+            alert_id = int(row["alert_id"])
+            count = await tx.execute_rowcount(
+                "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries"
+                " WHERE alert_id = ? AND status IN ('sent', 'failed', 'dropped') LIMIT ?)",
+                (alert_id, batch - deleted),
+            )
+            if count:
+                await tx.execute(
+                    "UPDATE alert_totals SET compacted = compacted + ? WHERE alert_id = ?",
+                    (count, alert_id),
+                )
+            deleted += count
+            if deleted >= batch:
+                break
+    return deleted
+
+
+async def add_paid_messages(tx: Tx, spent: dict[int, int]) -> None:
+    """Raise each alert's count of billed paid-broadcast messages to at least the given total.
+
+    Totals, not increments: writing the same total twice (a retried flush) changes nothing.
+    """
+    await tx.executemany(
+        "UPDATE alert_totals SET paid_messages = MAX(paid_messages, ?) WHERE alert_id = ?",
+        [(n, alert_id) for alert_id, n in spent.items()],
+    )
+
+
+async def paid_messages(db: Database, alert_id: int) -> int:
+    """Billed paid-broadcast messages recorded for an alert (to resume its budget)."""
+    value = await db.fetchval(
+        "SELECT paid_messages FROM alert_totals WHERE alert_id = ?", (alert_id,)
+    )
+    return int(value or 0)

@@ -149,32 +149,56 @@ async def subscribe(
 ) -> SubscribeResult:
     """Subscribe a chat to a visit, or to every visit (`visit_id=None`), or change what it
     follows there; says whether anything changed."""
+    async with db.transaction() as tx:
+        return await subscribe_in(
+            tx,
+            visit_id=visit_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            title=title,
+            set_by=set_by,
+            topics=topics,
+            now=now,
+        )
+
+
+async def subscribe_in(
+    tx: Tx,
+    *,
+    visit_id: int | None,
+    chat_id: int,
+    chat_type: str,
+    title: str,
+    set_by: int | None,
+    topics: Topics,
+    now: dt.datetime,
+) -> SubscribeResult:
+    """`subscribe` inside the caller's transaction (linking a channel does more in it)."""
     agreements = topics in ("all", "agreements")
     agenda = topics in ("all", "agenda")
     stamp = to_db_time(now)
-    async with db.transaction() as tx:
-        await upsert_chat(tx, chat_id, chat_type, title, now)
-        await tx.execute(
-            "UPDATE chats SET active = 1, inactive_reason = NULL WHERE chat_id = ?", (chat_id,)
-        )
-        table, key = _where(visit_id)
-        keys = "visit_id, chat_id" if key else "chat_id"
-        row = await tx.fetchone(
-            f"SELECT wants_agreements, wants_agenda FROM {table}"
-            f" WHERE {'visit_id = ? AND ' if key else ''}chat_id = ?",
-            (*key, chat_id),
-        )
-        if row is not None and (bool(row[0]), bool(row[1])) == (agreements, agenda):
-            return "unchanged"
-        marks = ", ".join("?" * (len(key) + 6))
-        await tx.execute(
-            f"INSERT INTO {table} ({keys}, wants_agreements, wants_agenda, set_by,"
-            f" created_at, updated_at) VALUES ({marks})"
-            f" ON CONFLICT ({keys}) DO UPDATE SET"
-            " wants_agreements = excluded.wants_agreements, wants_agenda = excluded.wants_agenda,"
-            " set_by = excluded.set_by, updated_at = excluded.updated_at",
-            (*key, chat_id, int(agreements), int(agenda), set_by, stamp, stamp),
-        )
+    await upsert_chat(tx, chat_id, chat_type, title, now)
+    await tx.execute(
+        "UPDATE chats SET active = 1, inactive_reason = NULL WHERE chat_id = ?", (chat_id,)
+    )
+    table, key = _where(visit_id)
+    keys = "visit_id, chat_id" if key else "chat_id"
+    row = await tx.fetchone(
+        f"SELECT wants_agreements, wants_agenda FROM {table}"
+        f" WHERE {'visit_id = ? AND ' if key else ''}chat_id = ?",
+        (*key, chat_id),
+    )
+    if row is not None and (bool(row[0]), bool(row[1])) == (agreements, agenda):
+        return "unchanged"
+    marks = ", ".join("?" * (len(key) + 6))
+    await tx.execute(
+        f"INSERT INTO {table} ({keys}, wants_agreements, wants_agenda, set_by,"
+        f" created_at, updated_at) VALUES ({marks})"
+        f" ON CONFLICT ({keys}) DO UPDATE SET"
+        " wants_agreements = excluded.wants_agreements, wants_agenda = excluded.wants_agenda,"
+        " set_by = excluded.set_by, updated_at = excluded.updated_at",
+        (*key, chat_id, int(agreements), int(agenda), set_by, stamp, stamp),
+    )
     return "created" if row is None else "updated"
 
 
@@ -285,12 +309,14 @@ async def deactivate_in(tx: Tx, chat_id: int, reason: str, now: dt.datetime) -> 
 
 @dataclass(frozen=True)
 class LostChat:
-    """A chat just deactivated: who subscribed it, and its title, to tell them."""
+    """A chat just deactivated: who subscribed it (a channel: who linked it), and its title,
+    to tell them."""
 
     chat_id: int
     title: str
     set_by: int | None
     reason: str
+    channel: bool = False
 
 
 async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) -> LostChat | None:
@@ -301,10 +327,12 @@ async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) 
     """
     async with db.transaction() as tx:
         row = await tx.fetchone(
-            "SELECT c.title, c.active, (SELECT set_by FROM (SELECT set_by, updated_at FROM"
+            "SELECT c.title, c.active, c.type, COALESCE("
+            " (SELECT linked_by FROM channels WHERE chat_id = c.chat_id AND linked_at IS NOT NULL),"
+            " (SELECT set_by FROM (SELECT set_by, updated_at FROM"
             " subscriptions WHERE chat_id = c.chat_id UNION ALL SELECT set_by, updated_at"
             " FROM all_visit_subscriptions WHERE chat_id = c.chat_id)"
-            " ORDER BY updated_at DESC LIMIT 1) AS set_by"
+            " ORDER BY updated_at DESC LIMIT 1)) AS set_by"
             " FROM chats c WHERE c.chat_id = ?",
             (chat_id,),
         )
@@ -312,7 +340,8 @@ async def deactivate(db: Database, chat_id: int, reason: str, now: dt.datetime) 
     log.info("chat %s deactivated: %s", chat_id, reason)
     if row is None or not row["active"]:
         return None
-    return LostChat(chat_id, str(row["title"] or ""), row["set_by"], reason)
+    channel = row["type"] == "channel"
+    return LostChat(chat_id, str(row["title"] or ""), row["set_by"], reason, channel)
 
 
 async def reactivate(db: Database, chat_id: int, now: dt.datetime) -> bool:
@@ -429,26 +458,26 @@ class ChatView:
     quiet_start: int | None = None  # minutes after local midnight
     quiet_end: int | None = None
     several_visits: bool = False  # follows more than one visit: alerts say which visit
+    channel: bool = False  # one post per alert, no quiet hours or digests
 
 
 async def chat_views(db: Database, chat_ids: list[int]) -> dict[int, ChatView]:
     """Language and time zone of many chats in one query (groups speak the language of who
     set their latest subscription), and whether they follow more than one visit."""
+    # Per chat, through the indexes on chat_id: a window over every subscription would cost
+    # the whole table on each claim of a fan-out.
     rows = await db.fetchall(
-        "WITH subs AS (SELECT chat_id, set_by, updated_at FROM subscriptions"
-        "   UNION ALL SELECT chat_id, set_by, updated_at FROM all_visit_subscriptions),"
-        " latest AS (SELECT chat_id, set_by FROM"
-        "   (SELECT chat_id, set_by, ROW_NUMBER() OVER"
-        "    (PARTITION BY chat_id ORDER BY updated_at DESC) AS n FROM subs) WHERE n = 1)"
-        " SELECT c.chat_id, c.timezone, c.digest_hour, COALESCE(c.language, u.language) AS lang,"
-        " u.language_code, c.quiet_start, c.quiet_end,"
+        "SELECT c.chat_id, c.type, c.timezone, c.digest_hour, c.quiet_start, c.quiet_end,"
+        " COALESCE(c.language, u.language) AS lang, u.language_code,"
         " (SELECT COUNT(*) FROM subscriptions s WHERE s.chat_id = c.chat_id)"
         "   + 2 * EXISTS (SELECT 1 FROM all_visit_subscriptions a WHERE a.chat_id = c.chat_id)"
         "   AS followed"
-        " FROM chats c LEFT JOIN latest l ON l.chat_id = c.chat_id"
-        " LEFT JOIN users u ON u.user_id ="
-        "   CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE l.set_by END"
-        " WHERE c.chat_id IN (SELECT value FROM json_each(?))",
+        " FROM json_each(?) j CROSS JOIN chats c ON c.chat_id = j.value"
+        " LEFT JOIN users u ON u.user_id = CASE WHEN c.chat_id > 0 THEN c.chat_id ELSE ("
+        "   SELECT set_by FROM (SELECT set_by, updated_at FROM subscriptions"
+        "   WHERE chat_id = c.chat_id UNION ALL SELECT set_by, updated_at"
+        "   FROM all_visit_subscriptions WHERE chat_id = c.chat_id)"
+        "   ORDER BY updated_at DESC LIMIT 1) END",
         (json.dumps(chat_ids),),
     )
     return {
@@ -461,6 +490,7 @@ async def chat_views(db: Database, chat_ids: list[int]) -> dict[int, ChatView]:
             r["quiet_start"],
             r["quiet_end"],
             int(r["followed"]) > 1,
+            r["type"] == "channel",
         )
         for r in rows
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,19 @@ def test_backups_are_kept_apart_from_the_live_database(tmp_path: Path) -> None:
     environ = {"DATABASE_PATH": str(tmp_path / "v.db"), "BACKUP_DIR": str(tmp_path)}
     with pytest.raises(ConfigError, match="BACKUP_DIR must not be the folder of DATABASE_PATH"):
         load_settings(environ=environ, dotenv=None)
+
+
+def test_every_variable_is_in_env_example_and_the_readme_and_the_example_loads() -> None:
+    names = set(re.findall(r'get\("([A-Z_]+)"\)', (REPO / "bot" / "config.py").read_text("utf-8")))
+    assert {
+        "PAID_BROADCAST",
+        "PAID_BROADCAST_MAX_STARS_PER_ALERT",
+        "DELIVERY_RETENTION_DAYS",
+    } <= names
+    example = (REPO / ".env.example").read_text("utf-8")
+    readme = (REPO / "README.md").read_text("utf-8")
+    assert [n for n in sorted(names) if not re.search(rf"^(# )?{n}=", example, re.M)] == []
+    assert [n for n in sorted(names) if f"| `{n}` |" not in readme] == []
+    settings = load_settings(environ={}, dotenv=REPO / ".env.example")  # copied as it is
+    assert not settings.paid_broadcast and settings.paid_broadcast_max_messages == 0
+    assert settings.delivery_retention_days == 7.0

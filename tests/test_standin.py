@@ -600,3 +600,80 @@ async def test_writing_to_blocked_bot_unblocks(
     kinds = [next(k for k in u if k != "update_id") for u in standin.pending_updates]
     assert kinds == ["my_chat_member", "my_chat_member", "message"]
     await bot_app.bot.send_message(USER, "welcome back")
+
+
+# ---------------------------------------------------------------------------------------------
+# channels and paid broadcasts
+# ---------------------------------------------------------------------------------------------
+
+CHANNEL = -1001234500001
+
+
+async def test_channel_posts_rights_and_removal(standin: BotApiStandin) -> None:
+    joined = standin.add_channel(CHANNEL, title="Ankara Desk", username="ankaradesk", creator=USER)
+    assert joined is not None
+    added = Update.de_json(joined, None)
+    assert added.my_chat_member is not None and added.my_chat_member.from_user.id == USER
+    new = added.my_chat_member.new_chat_member
+    assert new.status == "administrator" and getattr(new, "can_post_messages", None) is True
+
+    update = Update.de_json(standin.post_in_channel(CHANNEL, "/subscribe agenda"), None)
+    post = update.channel_post
+    assert post is not None and update.message is None
+    assert post.from_user is None and post.sender_chat is not None
+    assert post.sender_chat.id == CHANNEL and post.chat.type == "channel"
+    assert post.text == "/subscribe agenda" and post.entities[0].type == "bot_command"
+
+    async with build_app(standin) as app:
+        bot = app.bot
+        chat = await bot.get_chat("@AnkaraDesk")  # usernames resolve, case-insensitively
+        assert chat.id == CHANNEL and chat.type == "channel"
+        sent = await bot.send_message("@ankaradesk", "<b>post</b>", parse_mode=ParseMode.HTML)
+        assert sent.chat.id == CHANNEL and standin.messages_to(CHANNEL)[-1].text == "post"
+        standin.set_bot_rights(CHANNEL, can_post=False)
+        member = await bot.get_chat_member(CHANNEL, standin.bot_id)
+        assert member.status == "administrator"
+        assert getattr(member, "can_post_messages", None) is False
+        with pytest.raises(BadRequest, match="(?i)need administrator rights"):
+            await bot.send_message(CHANNEL, "post")
+        kicked = Update.de_json(standin.kick_bot(CHANNEL, by=USER), None)
+        assert kicked.my_chat_member is not None
+        assert kicked.my_chat_member.old_chat_member.status == "administrator"
+        with pytest.raises(Forbidden, match="(?i)not a member of the channel"):
+            await bot.send_message(CHANNEL, "post")
+        assert standin.post_in_channel(CHANNEL, "/subscribe")["update_id"] is None  # unseen
+        standin.add_channel(-1009, title="Private", bot_can_post=None)
+        with pytest.raises(BadRequest, match="(?i)chat not found"):  # private, bot not in it
+            await bot.get_chat(-1009)
+
+
+async def test_paid_broadcasts_have_their_own_limit_and_bill_beyond_the_free_one() -> None:
+    clock = FakeClock()
+    standin = BotApiStandin(clock=clock)
+    for uid in range(1, 1102):
+        standin.add_user(uid)
+    async with build_app(standin) as app:
+        bot = app.bot
+        for uid in range(1, 31):
+            await bot.send_message(uid, "x", allow_paid_broadcast=True)
+        with pytest.raises(RetryAfter):  # not enabled in @BotFather: the flag changes nothing
+            await bot.send_message(31, "x", allow_paid_broadcast=True)
+        standin.enable_paid_broadcasts(balance_stars=9_999)
+        with pytest.raises(RetryAfter):  # below the minimum balance: still the free limit
+            await bot.send_message(31, "x", allow_paid_broadcast=True)
+        standin.enable_paid_broadcasts(balance_stars=20_000)
+        for uid in range(31, 1001):  # beyond 30 in the second: billed, up to 1,000 in all
+            await bot.send_message(uid, "x", allow_paid_broadcast=True)
+        with pytest.raises(RetryAfter):
+            await bot.send_message(1001, "x", allow_paid_broadcast=True)
+        with pytest.raises(RetryAfter):  # without the flag the free limit holds
+            await bot.send_message(1001, "x")
+        assert standin.billed_messages == 970
+        assert standin.star_balance_tenths == 200_000 - 970
+        assert [m.billed for m in standin.sent[:31]] == [False] * 30 + [True]
+        clock.now += 1.0  # a new second: the first 30 are free again, and paid or not
+        await bot.send_message(1001, "x")
+        for uid in range(1002, 1032):
+            await bot.send_message(uid, "x", allow_paid_broadcast=True)
+        assert standin.billed_messages == 971  # 29 free after the one without the flag
+        assert standin.errors_returned[("sendMessage", 429)] == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
@@ -17,6 +18,7 @@ from bot.handlers import (
     agenda_admin,
     agreements_admin,
     broadcast,
+    channels,
     errors,
     facts,
     facts_admin,
@@ -104,6 +106,18 @@ def register(app: AnyApp) -> None:
     app.add_handler(CommandHandler("digest", subscriptions.digest))
     app.add_handler(CommandHandler("stats", stats.stats))
 
+    # --- channels: commands posted there (channel_post updates), /addchannel and /channels for
+    # admins, and the bot's own membership (which tracking leaves to channels.my_chat_member)
+    posted = filters.UpdateType.CHANNEL_POST
+    app.add_handler(CommandHandler("subscribe", channels.post_subscribe, filters=posted))
+    app.add_handler(CommandHandler("unsubscribe", channels.post_unsubscribe, filters=posted))
+    app.add_handler(CommandHandler("language", channels.post_language, filters=posted))
+    app.add_handler(CommandHandler("timezone", channels.post_timezone, filters=posted))
+    app.add_handler(CommandHandler("addchannel", channels.addchannel))
+    app.add_handler(CommandHandler("channels", channels.channels))
+    app.add_handler(CallbackQueryHandler(channels.button, pattern=channels.BUTTON_PATTERN))
+    app.add_handler(ChatMemberHandler(channels.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+
     # --- languages: /language with buttons, and inline mode (@bot query shares facts)
     app.add_handler(CommandHandler("language", language.language))
     app.add_handler(CallbackQueryHandler(language.button, pattern=language.BUTTON_PATTERN))
@@ -111,7 +125,7 @@ def register(app: AnyApp) -> None:
 
     # Fallbacks come last in the same group: PTB runs only the first matching handler of a
     # group, so they answer exactly the updates no feature handler above took.
-    # Channel posts are not handled: channels cannot subscribe (nobody there to check rights).
+    # Other channel posts are not answered: a channel's readers see every post the bot makes.
     app.add_handler(
         MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, errors.unknown_command)
     )

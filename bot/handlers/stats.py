@@ -67,6 +67,12 @@ async def stats_text(svc: Services, loaded: LoadedVisit, lang: str) -> Html:
         t(lang, "stats.last", when=last),
         await _feed_line(svc, loaded, lang),
     ]
+    stars = f"{sent.paid_messages / 10:.1f}"  # 0.1 Star per billed message
+    if svc.settings.paid_broadcast:
+        cap = f"{svc.settings.paid_broadcast_max_stars:g}"
+        lines.append(t(lang, "stats.paid", messages=sent.paid_messages, stars=stars, cap=cap))
+    elif sent.paid_messages:
+        lines.append(t(lang, "stats.paid_off", stars=stars))
     return Html("\n".join(lines))
 
 

@@ -455,6 +455,8 @@ async def track(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     member = update.my_chat_member
     if member is not None:
+        if member.chat.type == Chat.CHANNEL:
+            return  # rights matter there, not membership: bot.handlers.channels.my_chat_member
         status = member.new_chat_member.status
         if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
             lost = await subscription_store.deactivate(svc.db, member.chat.id, f"bot {status}", now)

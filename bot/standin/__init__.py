@@ -16,7 +16,11 @@ exactly as in production.
 The stand-in is deliberately strict where Telegram is strict and the bot is likely to get it
 wrong: HTML parse mode validation, the 4096 character limit after entity parsing, empty texts,
 ``callback_data`` size, "message is not modified" on no-op edits, blocked users, migrated
-groups, deleted chats and flood control (HTTP 429).  Faults can be injected per method
+groups, deleted chats and flood control (HTTP 429), with paid broadcasts' separate limit and
+their billing. Channels are modelled as Telegram has them: the bot is an administrator there
+(with or without the right to post, which ``getChatMember`` reports), posts arrive as
+``channel_post`` updates from the channel itself (``sender_chat``, no ``from``), and public
+channels are addressed by ``@username`` too.  Faults can be injected per method
 (:meth:`BotApiStandin.inject_errors`) to test retry paths.
 
 Concurrency model

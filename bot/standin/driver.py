@@ -108,6 +108,94 @@ class Driver(StandinState):
             },
         )
 
+    def add_channel(
+        self,
+        chat_id: int,
+        *,
+        title: str = "Channel",
+        username: str | None = None,
+        creator: int | None = None,
+        admins: Iterable[int] = (),
+        bot_can_post: bool | None = True,
+        by: int | None = None,
+    ) -> JSONDict | None:
+        """Create a channel (negative id) and make the bot one of its administrators.
+
+        ``bot_can_post``: the bot's right to post messages there; ``None`` leaves the bot out
+        (Telegram has bots in channels only as administrators). Returns the queued
+        ``my_chat_member`` update (from ``by``, else the creator), or None without the bot.
+        """
+        if chat_id >= 0:
+            raise ValueError("channel ids are negative")
+        info: JSONDict = {"id": chat_id, "type": "channel", "title": title}
+        if username:
+            info["username"] = username
+        chat = ChatRecord(chat_id, "channel", info)
+        previous = self._chats.get(chat_id)
+        if previous is not None:
+            chat.next_message_id = previous.next_message_id
+        chat.creator = creator
+        chat.admins = set(admins)
+        chat.members = set(chat.admins) | ({creator} if creator is not None else set())
+        for uid in chat.members:
+            self._user(uid)
+        self._chats[chat_id] = chat
+        if bot_can_post is None:
+            return None
+        return self.set_bot_rights(chat_id, can_post=bot_can_post, by=by)
+
+    def set_bot_rights(self, chat_id: int, *, can_post: bool, by: int | None = None) -> JSONDict:
+        """A channel administrator makes the bot an administrator, or changes its right to
+        post; returns the queued ``my_chat_member`` update."""
+        chat = self._channel(chat_id)
+        old = self._member_json(chat, self.bot_id)
+        chat.bot_is_admin, chat.bot_kicked, chat.bot_can_post = True, False, can_post
+        actor = by if by is not None else chat.creator
+        return self._queue(
+            "my_chat_member",
+            {
+                "chat": chat.info,
+                "from": self._users[actor] if actor is not None else SERVICE_USER,
+                "date": int(time.time()),
+                "old_chat_member": old,
+                "new_chat_member": self._member_json(chat, self.bot_id),
+            },
+        )
+
+    def _channel(self, chat_id: int) -> ChatRecord:
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.kind != "channel":
+            raise ValueError(f"{chat_id} is not a channel (add_channel first)")
+        return chat
+
+    def post_in_channel(self, chat_id: int, text: str) -> JSONDict:
+        """An administrator posts ``text`` in the channel; returns the Update.
+
+        Like Telegram: a ``channel_post`` with the channel as ``sender_chat`` and no ``from``;
+        queued only when the bot is an administrator there (otherwise it sees nothing).
+        """
+        chat = self._channel(chat_id)
+        mid = self._next_mid(chat)
+        post: JSONDict = {
+            "message_id": mid,
+            "sender_chat": chat.info,
+            "chat": chat.info,
+            "date": int(time.time()),
+            "text": text,
+        }
+        entities = command_entities(text)
+        if entities:
+            post["entities"] = entities
+        self._user_messages[(chat_id, mid)] = post
+        if not chat.bot_is_admin or chat.bot_kicked:
+            return {"update_id": None, "channel_post": post}
+        return self._queue("channel_post", post)
+
+    def enable_paid_broadcasts(self, balance_stars: int = 100_000) -> None:
+        """Paid broadcasts switched on in @BotFather, with this Stars balance."""
+        self.paid_broadcasts = True
+        self.star_balance_tenths = balance_stars * 10
+
     def send_text(
         self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: int | None = None
     ) -> JSONDict:
@@ -301,14 +389,19 @@ class Driver(StandinState):
         return [first, second]
 
     def kick_bot(self, chat_id: int, *, by: int | None = None) -> JSONDict:
-        """An admin removes the bot from a group; returns the queued ``my_chat_member`` update.
+        """An admin removes the bot from a group or channel; returns the queued
+        ``my_chat_member`` update.
 
-        Sends to the group fail with 403 "bot was kicked from the group chat" from then on.
+        Sends to the group fail with 403 "bot was kicked from the group chat" from then on (in
+        a channel: 403 "bot is not a member of the channel chat").
         """
         chat = self._chats.get(chat_id)
         if chat is None or chat.kind == "private":
             raise ValueError(f"{chat_id} is not a group")
+        old = self._member_json(chat, self.bot_id) if chat.kind == "channel" else None
         chat.bot_kicked = True
+        if chat.kind == "channel":
+            chat.bot_is_admin = False
         actor = self._users.get(by) if by is not None else None
         return self._queue(
             "my_chat_member",
@@ -316,7 +409,7 @@ class Driver(StandinState):
                 "chat": chat.info,
                 "from": actor or SERVICE_USER,
                 "date": int(time.time()),
-                "old_chat_member": {"status": "member", "user": self.bot_user},
+                "old_chat_member": old or {"status": "member", "user": self.bot_user},
                 "new_chat_member": {"status": "kicked", "user": self.bot_user, "until_date": 0},
             },
         )

@@ -11,6 +11,14 @@ that. It does not publish its algorithm, so the stand-in takes the conservative 
 * ``burst``: token buckets (30/s with a burst of 30, 1/s with a burst of 3 per private chat,
   20/min with a burst of 20 per group), the lenient reading some fakes use; kept for comparison.
 
+Paid broadcasts: a message sent with ``allow_paid_broadcast`` by a bot that has paid broadcasts
+enabled may go beyond the free limit, up to 1,000 messages in any second overall. It is *billed*
+(0.1 Star, only once it is accepted) when the free limit had no room for it: at most 30 messages
+in any second go free, and the free window counts only the messages that were not billed; the
+paid window counts every message. That is the Bot API's "each message broadcasted over the free
+amount of 30 messages per second incurs a cost of 0.1 Stars", read as a sliding window. The
+per-chat limits apply to paid messages as to any other.
+
 Only sends and edits are limited (the caller decides which requests count). Time comes from the
 injected ``clock`` so tests are deterministic.
 """
@@ -28,6 +36,7 @@ FloodModel = Literal["strict", "burst"]
 OVERALL_PER_SECOND = 30
 PRIVATE_PER_SECOND = 1
 GROUP_PER_MINUTE = 20
+PAID_PER_SECOND = 1000
 
 
 class _Window:
@@ -95,7 +104,7 @@ class FloodControl:
     must follow (with no time passing in between: ``check`` brings the limits up to date).
     """
 
-    __slots__ = ("_chats", "_clock", "_global", "_model", "_now")
+    __slots__ = ("_billed", "_chats", "_clock", "_global", "_model", "_now", "_paid")
 
     def __init__(self, clock: Callable[[], float], model: FloodModel = "strict") -> None:
         self._clock = clock
@@ -107,7 +116,13 @@ class FloodControl:
             if model == "strict"
             else _Bucket(float(OVERALL_PER_SECOND), float(OVERALL_PER_SECOND), now)
         )
+        self._paid: _Limit = (
+            _Window(PAID_PER_SECOND, 1.0)
+            if model == "strict"
+            else _Bucket(float(PAID_PER_SECOND), float(PAID_PER_SECOND), now)
+        )
         self._chats: dict[int, _Limit] = {}
+        self._billed = False
 
     @property
     def model(self) -> FloodModel:
@@ -122,22 +137,39 @@ class FloodControl:
             return _Bucket(1.0, 3.0, now)
         return _Bucket(GROUP_PER_MINUTE / 60.0, float(GROUP_PER_MINUTE), now)
 
-    def check(self, chat_id: int) -> int | None:
-        """``None`` if a message to ``chat_id`` may go now, else the ``retry_after`` seconds."""
+    def check(self, chat_id: int, *, paid: bool = False) -> int | None:
+        """``None`` if a message to ``chat_id`` may go now, else the ``retry_after`` seconds.
+
+        ``paid``: sent with ``allow_paid_broadcast`` by a bot that may use it; such a message
+        may go when the free limit is full but the paid one is not, and is then billed (see
+        :attr:`billed`).
+        """
         now = self._clock()
         self._now = now
         limit = self._chats.get(chat_id)
         if limit is None:
             limit = self._chats[chat_id] = self._limit_for(chat_id, now)
-        wait = max(self._global.wait(now), limit.wait(now))
+        chat_wait = limit.wait(now)
+        total_wait = self._paid.wait(now)
+        free_wait = self._global.wait(now)
+        self._billed = paid and free_wait > 0
+        wait = max(chat_wait, total_wait, 0.0 if paid else free_wait)
         if wait > 0:
             return max(1, int(-(-wait // 1)))
         return None
 
+    @property
+    def billed(self) -> bool:
+        """Whether the message the last successful :meth:`check` accepted went beyond the free
+        limit (a paid broadcast: 0.1 Star once it is sent)."""
+        return self._billed
+
     def record(self, chat_id: int) -> None:
         """Count an accepted message to ``chat_id`` (right after a successful :meth:`check`)."""
         now = self._now
-        self._global.take(now)
+        if not self._billed:
+            self._global.take(now)
+        self._paid.take(now)
         self._chats[chat_id].take(now)
         if len(self._chats) > 50_000:  # forget chats whose windows are empty again
             self._chats = {c: w for c, w in self._chats.items() if not w.idle(now)}

@@ -19,7 +19,13 @@ from telegram.error import TimedOut
 
 from bot.standin.entities import parse_html, strip_text, utf16_len
 from bot.standin.errors import ApiError, JSONDict, bad
-from bot.standin.state import DEFAULT_ALLOWED, ChatRecord, SentMessage, StandinState
+from bot.standin.state import (
+    DEFAULT_ALLOWED,
+    PAID_MIN_BALANCE_STARS,
+    ChatRecord,
+    SentMessage,
+    StandinState,
+)
 
 __all__ = ["MAX_CALLBACK_DATA", "MAX_TEXT_LENGTH", "BotApiMethods", "Handler"]
 
@@ -105,8 +111,15 @@ class BotApiMethods(StandinState):
             return value
         if value is None or value == "":
             raise bad(f"{key} is empty")
+        text = str(value)
+        if text.startswith("@"):  # a public channel or supergroup by its username
+            name = text[1:].lower()
+            for chat in self._chats.values():
+                if chat.username and chat.username.lower() == name and not chat.removed:
+                    return chat.id
+            raise bad("chat not found")
         try:
-            return int(value)
+            return int(text)
         except ValueError:
             raise bad("chat not found") from None
 
@@ -129,16 +142,26 @@ class BotApiMethods(StandinState):
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             if not chat.started:
                 raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        elif chat.kind == "channel":
+            if chat.bot_kicked or not chat.bot_is_admin:
+                raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
+            if not chat.bot_can_post:
+                raise bad("need administrator rights in the channel chat")
         elif chat.bot_kicked:
             raise ApiError(403, f"Forbidden: bot was kicked from the {chat.kind} chat")
         elif chat.bot_muted:
             raise bad("not enough rights to send text messages to the chat")
         return chat
 
-    def _rate_check(self, chat_id: int) -> None:
+    def _rate_check(self, chat_id: int, *, paid: bool = False) -> bool:
+        """429 beyond the limits; else whether the message is billed (a paid broadcast
+        beyond the free limit). ``paid``: sent with ``allow_paid_broadcast``, which counts only
+        when paid broadcasts are enabled and the balance holds the Bot API's minimum."""
+        paid = paid and self.paid_broadcasts
+        paid = paid and self.star_balance_tenths >= PAID_MIN_BALANCE_STARS * 10
         if not self.rate_limits:
-            return
-        retry_after = self._flood.check(chat_id)
+            return False
+        retry_after = self._flood.check(chat_id, paid=paid)
         if retry_after is not None:
             raise ApiError(
                 429,
@@ -146,6 +169,7 @@ class BotApiMethods(StandinState):
                 {"retry_after": retry_after},
             )
         self._flood.record(chat_id)
+        return self._flood.billed
 
     def _text(self, params: JSONDict) -> tuple[str, list[JSONDict], str | None, str | None]:
         """Validate text/parse_mode/entities; returns (plain, entities, parse_mode, html)."""
@@ -330,13 +354,28 @@ class BotApiMethods(StandinState):
         plain, entities, parse_mode, html = self._text(params)
         markup = self._markup(params)
         reply_to = self._reply_to(params, chat)
-        self._rate_check(chat_id)
+        flagged = bool(params.get("allow_paid_broadcast"))
+        billed = self._rate_check(chat_id, paid=flagged)
+        if billed:  # charged once accepted: "only for messages broadcasted successfully"
+            self.billed_messages += 1
+            self.star_balance_tenths -= 1
         mid = chat.next_message_id
         chat.next_message_id = mid + 1
         date = int(time.time())
         self._record(
             SentMessage(
-                chat_id, mid, plain, parse_mode, entities, html, markup, date, False, reply_to
+                chat_id,
+                mid,
+                plain,
+                parse_mode,
+                entities,
+                html,
+                markup,
+                date,
+                False,
+                reply_to,
+                billed,
+                flagged,
             )
         )
         result: JSONDict = {
@@ -505,7 +544,7 @@ class BotApiMethods(StandinState):
         return True
 
     def _get_chat(self, params: JSONDict) -> JSONDict:
-        chat = self._lookup_chat(self._chat_id(params))
+        chat = self._visible_chat(params)
         return {
             **chat.info,
             "accent_color_id": 0,
@@ -519,8 +558,15 @@ class BotApiMethods(StandinState):
             },
         }
 
-    def _get_chat_member(self, params: JSONDict) -> JSONDict:
+    def _visible_chat(self, params: JSONDict) -> ChatRecord:
+        """A chat the bot may ask about: a channel it is not in only when it is public."""
         chat = self._lookup_chat(self._chat_id(params))
+        if chat.kind == "channel" and not chat.username and not chat.bot_is_admin:
+            raise bad("chat not found")
+        return chat
+
+    def _get_chat_member(self, params: JSONDict) -> JSONDict:
+        chat = self._visible_chat(params)
         user_id = int(params.get("user_id") or 0)
         if user_id != self.bot_id and user_id not in self._users:
             raise bad("user not found")

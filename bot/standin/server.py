@@ -44,6 +44,7 @@ class BotApiStandin(Driver, BotApiMethods):
         clock: Callable[[], float] = time.monotonic,
         privacy_mode: bool = True,
         flood_model: FloodModel = "strict",
+        keep_messages: bool = True,
     ) -> None:
         super().__init__(
             bot_id=bot_id,
@@ -53,6 +54,7 @@ class BotApiStandin(Driver, BotApiMethods):
             clock=clock,
             privacy_mode=privacy_mode,
             flood_model=flood_model,
+            keep_messages=keep_messages,
         )
         self._handlers = self._method_table()
 

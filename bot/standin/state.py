@@ -24,6 +24,10 @@ __all__ = ["DEFAULT_ALLOWED", "SERVICE_USER", "ChatRecord", "SentMessage", "Stan
 
 _LOGGER = logging.getLogger("bot.standin")  # one logger for the whole stand-in
 
+PAID_MIN_BALANCE_STARS: Final = 10_000
+"""The Bot API's minimum Stars balance for paid broadcasts (its FAQ says 100,000 and 100,000
+monthly users to enable them in @BotFather; the stand-in checks the balance only)."""
+
 SERVICE_USER: Final[JSONDict] = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
 """The sender of service messages without a human actor (Telegram's own account)."""
 DEFAULT_ALLOWED: Final = frozenset(
@@ -65,6 +69,8 @@ class SentMessage:
     date: int = 0
     edited: bool = False
     reply_to_message_id: int | None = None
+    billed: bool = False  # a paid broadcast beyond the free limit: 0.1 Star
+    paid_broadcast: bool = False  # sent with allow_paid_broadcast
 
     @property
     def buttons(self) -> list[list[JSONDict]]:
@@ -81,11 +87,12 @@ class SentMessage:
 
 
 class ChatRecord:
-    """A private chat, group or supergroup as the server knows it."""
+    """A private chat, group, supergroup or channel as the server knows it."""
 
     __slots__ = (
         "admins",
         "blocked",
+        "bot_can_post",
         "bot_is_admin",
         "bot_kicked",
         "bot_muted",
@@ -98,11 +105,13 @@ class ChatRecord:
         "next_message_id",
         "removed",
         "started",
+        "username",
     )
 
     def __init__(self, chat_id: int, kind: str, info: JSONDict) -> None:
         self.id = chat_id
-        self.kind = kind  # "private", "group" or "supergroup"
+        self.kind = kind  # "private", "group", "supergroup" or "channel"
+        self.username: str | None = info.get("username")
         self.info = info  # the Chat JSON object
         self.next_message_id = 1
         self.blocked = False
@@ -115,6 +124,9 @@ class ChatRecord:
         self.bot_is_admin = False
         self.bot_kicked = False  # removed from the group: 403 "bot was kicked"
         self.bot_muted = False  # may not send messages there: 400 "not enough rights"
+        # Channels: the bot is an administrator there (else it is not a member at all, as
+        # Telegram has bots in channels only as administrators) with the right to post.
+        self.bot_can_post = False
 
 
 class StandinState:
@@ -130,6 +142,7 @@ class StandinState:
         clock: Callable[[], float],
         privacy_mode: bool,
         flood_model: FloodModel = "strict",
+        keep_messages: bool = True,
     ) -> None:
         self.bot_id = bot_id
         self.bot_username = bot_username
@@ -151,6 +164,15 @@ class StandinState:
         self.deleted: list[tuple[int, int]] = []
         self.chat_actions: list[tuple[int, str]] = []
         self.calls: collections.Counter[str] = collections.Counter()
+        self.sent_count = 0  # every message sent or edited, kept or not
+        # Paid broadcasts (off until `enable_paid_broadcasts`): the balance and what was
+        # billed, in tenths of a Star (one billed message costs 0.1 Star).
+        self.paid_broadcasts = False
+        self.star_balance_tenths = 0
+        self.billed_messages = 0
+        # False: messages are counted and shown to subscribers, not stored (a benchmark of
+        # 100,000 sends measures the bot, not the stand-in's memory)
+        self.keep_messages = keep_messages
         self.errors_returned: collections.Counter[tuple[str, int]] = collections.Counter()
         self.webhook_url = ""
 
@@ -207,12 +229,14 @@ class StandinState:
         return mid
 
     def _record(self, msg: SentMessage) -> None:
-        self._bot_messages[(msg.chat_id, msg.message_id)] = msg
-        self.sent.append(msg)
-        log = self._by_chat.get(msg.chat_id)
-        if log is None:
-            log = self._by_chat[msg.chat_id] = []
-        log.append(msg)
+        self.sent_count += 1
+        if self.keep_messages:
+            self._bot_messages[(msg.chat_id, msg.message_id)] = msg
+            self.sent.append(msg)
+            log = self._by_chat.get(msg.chat_id)
+            if log is None:
+                log = self._by_chat[msg.chat_id] = []
+            log.append(msg)
         if self._msg_waiters:
             self._wake(self._msg_waiters)
         for callback in self._subscribers:
@@ -247,6 +271,28 @@ class StandinState:
         user = self.bot_user if user_id == self.bot_id else self._users[user_id]
         if user_id == chat.creator:
             return {"status": "creator", "user": user, "is_anonymous": False}
+        if chat.kind == "channel" and (user_id in chat.admins or user_id == self.bot_id):
+            if user_id == self.bot_id and not chat.bot_is_admin:
+                return {"status": "left", "user": user}
+            can_post = chat.bot_can_post if user_id == self.bot_id else True
+            return {
+                "status": "administrator",
+                "user": user,
+                "can_be_edited": user_id == self.bot_id,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": can_post,
+                "can_manage_video_chats": False,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_post_messages": can_post,
+                "can_edit_messages": can_post,
+            }
         if user_id in chat.admins or (user_id == self.bot_id and chat.bot_is_admin):
             return {
                 "status": "administrator",
