@@ -223,7 +223,7 @@ async def test_upgrade_counts_what_older_releases_queued(
 ) -> None:
     every = db_module.migrations()
     with monkeypatch.context() as patch:
-        patch.setattr(db_module, "migrations", lambda: [m for m in every if m[0] <= 6])
+        patch.setattr(db_module, "migrations", lambda: [m for m in every if m[0] <= 7])
         db = await Database.open(tmp_path / "u.db")
     visit_id = await sync_visit(db, load_visit())
     await db.execute(
