@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.detection_quality
+	$(BIN)/python -m benchmarks.programme_quality
 	$(BIN)/python -m benchmarks.feeds
 	$(BIN)/python -m benchmarks.fanout --write
 	$(BIN)/python -m benchmarks.limits --write
