@@ -204,9 +204,21 @@ async def test_an_announcement_becomes_a_review_card_and_confirmed_an_item_with_
         # (titled by whichever outlet was polled first)
         assert "forum" in reported.text and "Reported, not yet confirmed" in reported.text
         assert alerts_to(bot, OPTED_OUT, seen[OPTED_OUT]) == []
-        # Admins get one card (the Turkish report merged into the English one).
+        # Admins get one card: the reports in two languages are one story, both its sources.
         [card] = alerts_to(bot, ADMIN_ID, seen[ADMIN_ID])
         assert "Not on the programme yet" in card.text and "2025-11-25" in card.text
+        [story] = await bot.services.db.fetchall("SELECT story_id FROM programme_news")
+        assert (
+            await bot.services.db.fetchval(
+                "SELECT COUNT(*) FROM news_items WHERE story_id = ?", (story["story_id"],)
+            )
+            == 2
+        )
+        # A proposal that does not exist, or one that is not new, cannot be added by hand.
+        [gone] = await bot.ask(ADMIN_ID, "/addagenda #999 2025-11-25 | Forum | Ankara")
+        assert "no longer waiting" in gone.text
+        [refused] = await bot.ask(USER_ID, f"/addagenda #{story['story_id']} 2025-11-25 | X | Y")
+        assert "admin" in refused.text.lower()
         choices = buttons(card)
         assert set(choices) == {"➕ Add to agenda", "✖ Dismiss", "✏️ Edit"}
         # /review shows it next to the signing cards.
@@ -280,3 +292,18 @@ async def test_a_burst_beyond_the_hourly_cap_is_folded_into_one_message(tmp_path
         folded = sent[-1].text
         assert "2 alerts" in folded or folded.count("Reported done") == 2
         assert folded.count("Reported done") == 2
+        # An admin undoes a wrong report: /agenda follows the admin, and the feeds leave it.
+        arrival = await db.fetchval(
+            "SELECT id FROM agenda_items WHERE key = 'arrival' AND visit_id = ?",
+            (bot.services.default_visit.id,),
+        )
+        [undone] = await bot.ask(ADMIN_ID, f"/editagenda {arrival} status=scheduled")
+        assert "now shown as scheduled" in undone.text
+        [bad] = await bot.ask(ADMIN_ID, f"/editagenda {arrival} status=maybe")
+        assert "status=done|underway|scheduled" in bad.text
+        row = await db.fetchone(
+            "SELECT status, status_origin FROM agenda_items WHERE id = ?", (arrival,)
+        )
+        assert row is not None and (row["status"], row["status_origin"]) == ("scheduled", "admin")
+        [agenda] = await bot.ask(USER_ID, "/agenda")
+        assert agenda.text.count("done (reported)") == len(BURST) - 1
