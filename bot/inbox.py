@@ -36,9 +36,9 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest
 
-from bot.ptb_private import DEFAULT_NONE, ODVInput
+from bot.ptb_private import WrappingRequest
 from storage import inbox as inbox_store
 from storage.db import Clock, Database
 
@@ -123,51 +123,22 @@ class InboxApplication(Application):  # type: ignore[type-arg]
             await inbox.finish(update.update_id, handled=handled)
 
 
-class InboxRequest(BaseRequest):
+class InboxRequest(WrappingRequest):
     """The getUpdates request: stores each answer's updates before PTB sees (and confirms) them."""
 
-    __slots__ = ("_inbox", "_inner")
+    __slots__ = ("_inbox",)
 
     def __init__(self, inner: BaseRequest, inbox: Inbox) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._inbox = inbox
 
-    @property
-    def read_timeout(self) -> float | None:
-        return self._inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self._inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self._inner.shutdown()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        status, payload = await self._inner.do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
+    async def answered(self, url: str, status: int, payload: bytes) -> None:
         if status == 200 and url.rsplit("/", 1)[-1].lower() == "getupdates":
             updates = _result_list(payload)
             if updates:
                 # If this fails, PTB sees an error instead of the updates and asks again with
                 # the same offset: nothing is confirmed that was not stored.
                 await self._inbox.store(updates)
-        return status, payload
 
 
 def _result_list(payload: bytes) -> list[Mapping[str, Any]]:

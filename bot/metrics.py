@@ -31,10 +31,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from telegram import Update
 from telegram.ext import CallbackContext
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest
 
 from bot.commands import COMMANDS
-from bot.ptb_private import DEFAULT_NONE, ODVInput
+from bot.ptb_private import WrappingRequest
 from storage.alerts import ALERT_KINDS, alerts_by_kind, deliveries_by_status, last_delivery_at
 from storage.db import Database
 from storage.feeds import last_feed_success
@@ -285,7 +285,7 @@ class DatabaseCollector(Collector):
 # --- the request layer ---------------------------------------------------------------------
 
 
-class CountingRequest(BaseRequest):
+class CountingRequest(WrappingRequest):
     """Wraps PTB's request object (HTTPXRequest, or the stand-in's) to count every answer.
 
     This is the one place every Bot API call passes through, whoever makes it (handlers, the
@@ -293,50 +293,19 @@ class CountingRequest(BaseRequest):
     as Telegram sent them, before PTB turns them into exceptions.
     """
 
-    __slots__ = ("_inner", "_metrics")
+    __slots__ = ("_metrics",)
 
     def __init__(self, inner: BaseRequest, metrics: Metrics) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._metrics = metrics
 
-    @property
-    def inner(self) -> BaseRequest:
-        return self._inner
+    async def answered(self, url: str, status: int, payload: bytes) -> None:
+        self._metrics.observe_response(_api_method(url), status, payload)
 
-    @property
-    def read_timeout(self) -> float | None:
-        return self._inner.read_timeout
+    def failed(self, url: str, exc: Exception) -> None:
+        self._metrics.observe_transport_error(_api_method(url), exc)
 
-    async def initialize(self) -> None:
-        await self._inner.initialize()
 
-    async def shutdown(self) -> None:
-        await self._inner.shutdown()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        # The last path segment is the Bot API method; the token before it never becomes a label.
-        api_method = url.rsplit("/", 1)[-1] or "unknown"
-        try:
-            status, payload = await self._inner.do_request(
-                url,
-                method,
-                request_data,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
-            )
-        except Exception as exc:
-            self._metrics.observe_transport_error(api_method, exc)
-            raise
-        self._metrics.observe_response(api_method, status, payload)
-        return status, payload
+def _api_method(url: str) -> str:
+    # The last path segment is the Bot API method; the token before it never becomes a label.
+    return url.rsplit("/", 1)[-1] or "unknown"
