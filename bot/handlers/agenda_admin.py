@@ -26,7 +26,6 @@ from bot.handlers.common import (
     wake_delivery,
 )
 from bot.i18n import t
-from bot.services import Services
 from bot.validation import (
     ValidationError,
     parse_agenda_line,
@@ -37,8 +36,7 @@ from bot.validation import (
 )
 from storage.agenda import add_agenda_item, delete_agenda_item, edit_agenda_item
 from storage.db import from_db_time
-from storage.programme import NewItemFields, proposal, set_status
-from storage.visit import LoadedVisit
+from storage.programme import set_status
 
 
 @admin_only
@@ -54,16 +52,12 @@ async def addagenda(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     story, text = _story_reference(text)
     if story is not None:  # "/addagenda #12 …": the corrected item a programme proposal adds
-        loaded = await _story_visit(svc, story) or loaded
-        tz = loaded.visit.timezone
+        await programme_review.add_from_story(update, context, story, text)
+        return
     try:
         draft = parse_agenda_line(text, tz)
     except ValidationError as error:
         await show_error(update, context, error)
-        return
-    if story is not None:
-        fields = NewItemFields(draft.starts_at, draft.time_known, draft.title, draft.place)
-        await programme_review.confirm_with(update, context, story, fields)
         return
     item_id = await add_agenda_item(
         svc.db,
@@ -96,11 +90,6 @@ def _story_reference(text: str) -> tuple[int | None, str]:
     """A leading `#story` (from a proposal's Edit) and the rest of the line."""
     found = _STORY.match(text)
     return (int(found.group(1)), text[found.end() :]) if found else (None, text)
-
-
-async def _story_visit(svc: Services, story_id: int) -> LoadedVisit | None:
-    view = await proposal(svc.db, None, story_id)
-    return svc.visits.get(view.visit_id) if view else None
 
 
 @admin_only

@@ -24,18 +24,21 @@ from telegram.ext import ContextTypes
 
 from bot.handlers.common import (
     acting,
+    actor_id,
     admin_header,
     admin_step,
     clear_buttons,
     context_lang,
     reply,
+    show_error,
     typed_time,
     wake_delivery,
 )
 from bot.i18n import Html, t
 from bot.notify import notify_admins
 from bot.render import link
-from bot.services import Services
+from bot.services import Services, services
+from bot.validation import ValidationError, parse_agenda_line
 from storage.programme import (
     Applied,
     Decision,
@@ -46,6 +49,7 @@ from storage.programme import (
     proposal,
     proposed_start,
 )
+from storage.visit import LoadedVisit
 
 BUTTON_PATTERN = r"^pg:[cde]:\d+$"
 REVIEW_LIMIT = 10
@@ -164,8 +168,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     _prefix, action, raw_id = query.data.split(":")
     story_id = int(raw_id)
-    view = await proposal(svc.db, None, story_id)
-    loaded = svc.visits.get(view.visit_id) if view else None
+    view, loaded = await _pending(svc, story_id)
     if view is None or loaded is None or view.review != "pending":
         await clear_buttons(query)
         await _already(update, context, lang, view, story_id)
@@ -173,18 +176,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action == "e":
         await reply(update, context, edit_hint(lang, svc, view))
         return
-    decision: Decision = "confirmed" if action == "c" else "dismissed"
-    # The card is about one story of one visit: decided there, whatever the admin looks at now.
-    actor = replace(await acting(update, svc), visit_id=loaded.id)
-    result = await decide_proposal(svc.db, actor, story_id, decision, loaded.visit.timezone)
     await clear_buttons(query)
-    if isinstance(result, Applied):
-        wake_delivery()
-        await reply(update, context, applied_text(lang, story_id, result))
-    elif result is True:
-        await reply(update, context, t(lang, "review.dismissed", id=story_id))
-    else:
-        await _already(update, context, lang, await proposal(svc.db, None, story_id), story_id)
+    await _decide(
+        update, context, lang, view, loaded, "confirmed" if action == "c" else "dismissed"
+    )
 
 
 def applied_text(lang: str, story_id: int, result: Applied) -> Html:
@@ -209,29 +204,54 @@ def edit_hint(lang: str, svc: Services, view: Proposal) -> Html:
     return t(lang, "programme.edit_hint", id=view.story_id, command=command)
 
 
-async def confirm_with(
-    update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
-    story_id: int,
-    fields: NewItemFields,
+async def add_from_story(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, story_id: int, line: str
 ) -> None:
-    """`/addagenda #story …`: add the proposed item as the admin corrected it."""
+    """`/addagenda #story when | title | place`: add the proposed item as the admin corrected
+    it, the time read in the proposal's visit's zone."""
     svc, lang = await context_lang(update, context)
-    view = await proposal(svc.db, None, story_id)
-    loaded = svc.visits.get(view.visit_id) if view else None
+    view, loaded = await _pending(svc, story_id)
+    tz = (loaded or await svc.current_visit(actor_id(update))).visit.timezone
+    try:
+        draft = parse_agenda_line(line, tz)
+    except ValidationError as error:
+        await show_error(update, context, error)
+        return
     if view is None or loaded is None or view.review != "pending":
         await _already(update, context, lang, view, story_id)
         return
     if view.effect != "new":
         await reply(update, context, t(lang, "programme.not_new", id=story_id))
         return
+    fields = NewItemFields(draft.starts_at, draft.time_known, draft.title, draft.place)
+    await _decide(update, context, lang, view, loaded, "confirmed", fields)
+
+
+async def _pending(svc: Services, story_id: int) -> tuple[Proposal | None, LoadedVisit | None]:
+    """The proposal, of whichever visit, and that visit."""
+    view = await proposal(svc.db, None, story_id)
+    return view, svc.visits.get(view.visit_id) if view else None
+
+
+async def _decide(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    lang: str,
+    view: Proposal,
+    loaded: LoadedVisit,
+    decision: Decision,
+    fields: NewItemFields | None = None,
+) -> None:
+    """Decide in the proposal's own visit, whatever the admin looks at now, and say so."""
+    svc = services(context)
     actor = replace(await acting(update, svc), visit_id=loaded.id)
-    result = await decide_proposal(
-        svc.db, actor, story_id, "confirmed", loaded.visit.timezone, fields
-    )
+    story_id = view.story_id
+    result = await decide_proposal(svc.db, actor, story_id, decision, loaded.visit.timezone, fields)
     if isinstance(result, Applied):
         wake_delivery()
         await reply(update, context, applied_text(lang, story_id, result))
+    elif result is True:
+        await reply(update, context, t(lang, "review.dismissed", id=story_id))
     else:
         await _already(update, context, lang, await proposal(svc.db, None, story_id), story_id)
 
