@@ -183,7 +183,14 @@ class Poller:
             if result.feed and served
             else []
         )
-        readings = await self._read_programme(scanned, now) if scanned else {}
+        # Entries recorded by earlier polls: read here once, before the (slow) programme
+        # reading skips them, and the store below. Only this poll writes this feed's entries.
+        known = (
+            await news.known_entry_ids(self.db, feed.id, [s.entry.id for s in scanned])
+            if scanned
+            else set()
+        )
+        readings = await self._read_programme(scanned, known, now) if scanned else {}
         new_stories: list[int] = []
         proposals: list[int] = []
         async with self.db.transaction() as tx:
@@ -200,7 +207,7 @@ class Poller:
             if scanned:
                 silent = feed.first_polled_at is None
                 new_stories, proposals = await self._store(
-                    tx, feed, scanned, readings, now, silent, report
+                    tx, feed, scanned, known, readings, now, silent, report
                 )
         report.new_stories.extend(new_stories)
         report.proposals.extend(proposals)
@@ -213,14 +220,13 @@ class Poller:
         return result.status
 
     async def _read_programme(
-        self, scanned: list[ScannedEntry], now: dt.datetime
+        self, scanned: list[ScannedEntry], known: set[str], now: dt.datetime
     ) -> dict[int, ProgrammeEffect]:
-        """What each programme story does to its visit's programme as stored now (admin items
-        included), by its index in `scanned`; read in a thread (compiling a reader is CPU)."""
+        """What each new programme story does to its visit's programme as stored now (admin
+        items included), by its index in `scanned`; read in a thread (compiling a reader is
+        CPU)."""
         wanted = {
-            s.visit_id
-            for s in scanned
-            if s.visit_id is not None and s.detection.relevant and s.detection.kind == "agenda"
+            s.visit_id for s in scanned if s.visit_id is not None and _programme_news(s, known)
         }
         programmes: dict[int, list[ProgrammeItem]] = {}
         for visit_id in wanted:
@@ -228,7 +234,7 @@ class Poller:
         if not programmes:
             return {}
         visits = {v.visit_id: v for v in self.visits if v.visit_id in programmes}
-        return await asyncio.to_thread(_read_all, visits, programmes, scanned, now)
+        return await asyncio.to_thread(_read_all, visits, programmes, scanned, known, now)
 
     async def _failed(self, feed: feeds.Feed, exc: FeedError, report: PollReport) -> None:
         now = self.clock()
@@ -255,6 +261,7 @@ class Poller:
         tx: Tx,
         feed: feeds.Feed,
         scanned: list[ScannedEntry],
+        known: set[str],
         readings: dict[int, ProgrammeEffect],
         now: dt.datetime,
         silent: bool,
@@ -267,7 +274,7 @@ class Poller:
         proposed (programme items are still marked, quietly), so adding a feed (or starting
         the bot) never floods subscribers with old news.
         """
-        known = await news.known_entry_ids(tx, feed.id, [s.entry.id for s in scanned])
+        known = set(known)  # an entry listed twice in one feed is recorded once
         alerted: list[int] = []
         proposals: list[int] = []
         items: list[news.NewItem] = []
@@ -437,16 +444,23 @@ class Poller:
         )
 
 
+def _programme_news(item: ScannedEntry, known: set[str]) -> bool:
+    """A new relevant agenda entry: what `jobs.programme` reads against the programme."""
+    det = item.detection
+    return det.relevant and det.kind == "agenda" and item.entry.id not in known
+
+
 def _read_all(
     visits: dict[int, Followed],
     programmes: dict[int, list[ProgrammeItem]],
     scanned: list[ScannedEntry],
+    known: set[str],
     now: dt.datetime,
 ) -> dict[int, ProgrammeEffect]:
     effects: dict[int, ProgrammeEffect] = {}
     for index, item in enumerate(scanned):
         followed = visits.get(item.visit_id) if item.visit_id is not None else None
-        if followed is None or not item.detection.relevant or item.detection.kind != "agenda":
+        if followed is None or not _programme_news(item, known):
             continue
         reader = reader_for(followed.visit, programmes[followed.visit_id])
         news = reader.read(item.entry.title, item.entry.published, now)

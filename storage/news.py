@@ -60,12 +60,13 @@ async def insert_items(tx: Tx, items: Sequence[NewItem], now: dt.datetime) -> No
     )
 
 
-async def known_entry_ids(tx: Tx, feed_id: int, entry_ids: list[str]) -> set[str]:
+async def known_entry_ids(db: Reader, feed_id: int, entry_ids: list[str]) -> set[str]:
+    """The entries of the feed recorded already, of those given."""
     known: set[str] = set()
     for start in range(0, len(entry_ids), 500):
         chunk = entry_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        rows = await tx.fetchall(
+        rows = await db.fetchall(
             f"SELECT entry_id FROM news_items WHERE feed_id = ? AND entry_id IN ({marks})",
             (feed_id, *chunk),
         )

@@ -229,16 +229,6 @@ async def set_alert(tx: Tx, story_id: int, alert_id: int | None) -> None:
     )
 
 
-async def effects_of(tx: Tx, story_ids: Sequence[int]) -> dict[int, str]:
-    """The programme effect of each story that has one (merge candidates are told apart)."""
-    rows = await tx.fetchall(
-        "SELECT story_id, effect FROM programme_news"
-        " WHERE story_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(story_ids)),),
-    )
-    return {int(r["story_id"]): str(r["effect"]) for r in rows}
-
-
 # --- the review queue ---------------------------------------------------------------------
 
 
