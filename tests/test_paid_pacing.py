@@ -42,7 +42,7 @@ async def _fanout(
     harness = running_bot(settings, clock, rate_limits=True)
     harness.standin.enable_paid_broadcasts(balance_stars=50_000)
     stamped: list[tuple[float, SentMessage]] = []
-    harness.standin.subscribe(lambda m: stamped.append((time.monotonic(), m)))
+    harness.standin.subscribe(lambda m: stamped.append((m.counted_at or 0.0, m)))
     async with harness as bot:
         await subscribe_many(bot, range(FIRST, FIRST + subscribers))
         svc = bot.services

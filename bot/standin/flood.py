@@ -159,6 +159,11 @@ class FloodControl:
         return None
 
     @property
+    def checked_at(self) -> float:
+        """The clock reading of the last :meth:`check`: when an accepted message was counted."""
+        return self._now
+
+    @property
     def billed(self) -> bool:
         """Whether the message the last successful :meth:`check` accepted went beyond the free
         limit (a paid broadcast: 0.1 Star once it is sent)."""

@@ -159,6 +159,7 @@ class BotApiMethods(StandinState):
         when paid broadcasts are enabled and the balance holds the Bot API's minimum."""
         paid = paid and self.paid_broadcasts
         paid = paid and self.star_balance_tenths >= PAID_MIN_BALANCE_STARS * 10
+        self._counted_at = None
         if not self.rate_limits:
             return False
         retry_after = self._flood.check(chat_id, paid=paid)
@@ -169,6 +170,7 @@ class BotApiMethods(StandinState):
                 {"retry_after": retry_after},
             )
         self._flood.record(chat_id)
+        self._counted_at = self._flood.checked_at
         return self._flood.billed
 
     def _text(self, params: JSONDict) -> tuple[str, list[JSONDict], str | None, str | None]:
@@ -376,6 +378,7 @@ class BotApiMethods(StandinState):
                 reply_to,
                 billed,
                 flagged,
+                self._counted_at,
             )
         )
         result: JSONDict = {
@@ -443,6 +446,7 @@ class BotApiMethods(StandinState):
             html=html,
             reply_markup=markup,
             edited=True,
+            counted_at=self._counted_at,
         )
         self._record(new)
         return self._bot_message_json(new)
@@ -453,7 +457,7 @@ class BotApiMethods(StandinState):
         if markup == current.reply_markup:
             raise bad(_NOT_MODIFIED[len("Bad Request: ") :])
         self._rate_check(chat.id)
-        new = replace(current, reply_markup=markup, edited=True)
+        new = replace(current, reply_markup=markup, edited=True, counted_at=self._counted_at)
         self._record(new)
         return self._bot_message_json(new)
 

@@ -71,6 +71,9 @@ class SentMessage:
     reply_to_message_id: int | None = None
     billed: bool = False  # a paid broadcast beyond the free limit: 0.1 Star
     paid_broadcast: bool = False  # sent with allow_paid_broadcast
+    # When flood control counted it, on its own clock (None with limits off): the time to
+    # measure limits by, since any later reading can put two sends a second apart closer.
+    counted_at: float | None = None
 
     @property
     def buttons(self) -> list[list[JSONDict]]:
@@ -199,6 +202,7 @@ class StandinState:
 
         self._faults = FaultQueue()
         self._flood = FloodControl(clock, flood_model)
+        self._counted_at: float | None = None  # when the last message checked was counted
 
     # -----------------------------------------------------------------------------------------
     # bookkeeping shared by the Bot API methods and the outside world
